@@ -95,12 +95,6 @@ eltwise_mask(Op op)
     }
 }
 
-static int
-is_compare(Op op)
-{
-    return op == OP_EQUAL || op == OP_LESS || op == OP_GREATER;
-}
-
 /* Normalises *axis into 0..rank-1. */
 static int
 norm_axis(Inf *f, int *axis, int rank)
@@ -188,7 +182,7 @@ rule_binary(Inf *f)
         return -1;
     if (ir_broadcast(a, b, &f->res[0]) < 0)
         return fail(f, "cannot broadcast %s with %s", ts(a, x), ts(b, y));
-    if (is_compare(op))
+    if ((op_flags[op] & F_CMP))
         f->res[0].dtype = DT_BOOL;
     return 0;
 }
@@ -894,7 +888,7 @@ check_epilogue(Inf *f)
         const EpiStep *e = &nd->epi[i];
         TensorType bt;
         int valid = e->op > OP_NONE && e->op < OP_COUNT;
-        if (!valid || !(op_flags[e->op] & F_ELTWISE) || is_compare(e->op))
+        if (!valid || !(op_flags[e->op] & F_ELTWISE) || (op_flags[e->op] & F_CMP))
             return fail(f, "epilogue step %d: %s cannot be fused", i,
                         valid ? op_name[e->op] : "an unknown op");
         if (!(eltwise_mask(e->op) & DM(r->dtype)))

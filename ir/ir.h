@@ -37,7 +37,9 @@ enum {
     F_EPI_HOST = 1 << 5,     /* a non-elementwise kernel that can run an epilogue (fuse) */
     F_VIEW     = 1 << 6,     /* result is the operand's bytes under another shape */
     F_CONTROL  = 1 << 7,     /* changes control flow: a scheduling barrier, never dead */
-    F_NOFOLD   = 1 << 8      /* constant folding leaves it alone */
+    F_NOFOLD   = 1 << 8,     /* constant folding leaves it alone */
+    F_CMP      = 1 << 9      /* comparison: bool result from non-bool operands; never an
+                                epilogue step, since it changes the result type */
 };
 
 typedef enum {

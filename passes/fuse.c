@@ -55,7 +55,8 @@ consumer(const Graph *g, const Fuse *f, NodeId h)
     if (f->uses[r] != 1 || !c)
         return 0;
     const Node *cn = &g->nodes[c];
-    if (!(op_flags[cn->op] & F_ELTWISE) || cn->nout != 1 || cn->nepi > 0 ||
+    if (!(op_flags[cn->op] & F_ELTWISE) || (op_flags[cn->op] & F_CMP) || cn->nout != 1 ||
+        cn->nepi > 0 ||
         (cn->nannot && !pass_annots_equal(hn, cn)))
         return 0;
     const TensorType *ht = &g->values[r].type, *ct = &g->values[cn->out[0]].type;
