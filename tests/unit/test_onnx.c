@@ -1,0 +1,852 @@
+/* tests/unit/test_onnx.c — the ONNX importer: well-formed models built with protobuf-c in
+ * the test (mapping, folding of shape subgraphs, external data), and bad input (truncated,
+ * garbage, lying lengths, bad dims, size mismatches, cycles, unsafe or missing external
+ * data, deep nesting, unsupported ops), each checked for its error message. */
+#define _XOPEN_SOURCE 700
+#include <CUnit/Basic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "onnx_internal.h"
+
+/* ------------------------------------------------------------------ fixtures */
+
+static char tmpdir[64];                /* per-run scratch folder */
+static void *pool[4096];               /* test-built protobuf objects, freed per test */
+static int npool;
+
+static void *
+tnew(size_t n)
+{
+    void *p = calloc(1, n);
+    CU_ASSERT_FATAL(p != NULL && npool < 4096);
+    pool[npool++] = p;
+    return p;
+}
+
+static void
+pool_free(void)
+{
+    while (npool)
+        free(pool[--npool]);
+}
+
+static char *
+tstr(const char *s)
+{
+    char *p = tnew(strlen(s) + 1);
+    return strcpy(p, s);
+}
+
+static const char *
+tpath(const char *name)
+{
+    static char buf[8][256];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 256, "%s/%s", tmpdir, name);
+    return p;
+}
+
+/* A tensor value-info; dims < 0 become the symbolic dim "N". */
+static Onnx__ValueInfoProto *
+vinfo(const char *name, int elem, int rank, const int64_t *dims)
+{
+    Onnx__ValueInfoProto *v = tnew(sizeof *v);
+    Onnx__TypeProto *tp = tnew(sizeof *tp);
+    Onnx__TypeProto__Tensor *tt = tnew(sizeof *tt);
+    Onnx__TensorShapeProto *sh = tnew(sizeof *sh);
+    onnx__value_info_proto__init(v);
+    onnx__type_proto__init(tp);
+    onnx__type_proto__tensor__init(tt);
+    onnx__tensor_shape_proto__init(sh);
+    sh->n_dim = (size_t)rank;
+    sh->dim = tnew(sizeof *sh->dim * (size_t)(rank + 1));
+    for (int i = 0; i < rank; i++) {
+        Onnx__TensorShapeProto__Dimension *d = tnew(sizeof *d);
+        onnx__tensor_shape_proto__dimension__init(d);
+        if (dims[i] < 0) {
+            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+            d->dim_param = tstr("N");
+        } else {
+            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+            d->dim_value = dims[i];
+        }
+        sh->dim[i] = d;
+    }
+    tt->has_elem_type = 1;
+    tt->elem_type = elem;
+    tt->shape = sh;
+    tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    tp->tensor_type = tt;
+    v->name = tstr(name);
+    v->type = tp;
+    return v;
+}
+
+/* A FLOAT tensor of the given shape; raw = 1 puts the values in raw_data. */
+static Onnx__TensorProto *
+tensor_f(const char *name, int rank, const int64_t *dims, int n, const float *vals, int raw)
+{
+    Onnx__TensorProto *t = tnew(sizeof *t);
+    onnx__tensor_proto__init(t);
+    t->name = tstr(name);
+    t->has_data_type = 1;
+    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    t->n_dims = (size_t)rank;
+    t->dims = tnew(sizeof(int64_t) * (size_t)(rank + 1));
+    memcpy(t->dims, dims, sizeof(int64_t) * (size_t)rank);
+    if (raw) {
+        t->has_raw_data = 1;
+        t->raw_data.len = (size_t)n * 4;
+        t->raw_data.data = tnew((size_t)n * 4 + 1);
+        memcpy(t->raw_data.data, vals, (size_t)n * 4);
+    } else {
+        t->n_float_data = (size_t)n;
+        t->float_data = tnew(sizeof(float) * (size_t)(n + 1));
+        memcpy(t->float_data, vals, sizeof(float) * (size_t)n);
+    }
+    return t;
+}
+
+static Onnx__TensorProto *
+tensor_i64(const char *name, int n, const int64_t *vals)
+{
+    Onnx__TensorProto *t = tnew(sizeof *t);
+    onnx__tensor_proto__init(t);
+    t->name = tstr(name);
+    t->has_data_type = 1;
+    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    t->n_dims = 1;
+    t->dims = tnew(sizeof(int64_t));
+    t->dims[0] = n;
+    t->n_int64_data = (size_t)n;
+    t->int64_data = tnew(sizeof(int64_t) * (size_t)(n + 1));
+    memcpy(t->int64_data, vals, sizeof(int64_t) * (size_t)n);
+    return t;
+}
+
+static char **
+names(int n, const char *const *s)
+{
+    char **v = tnew(sizeof(char *) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++)
+        v[i] = tstr(s[i]);
+    return v;
+}
+
+static Onnx__NodeProto *
+node(const char *op, const char *name, int nin, const char *const *in, int nout,
+     const char *const *out)
+{
+    Onnx__NodeProto *n = tnew(sizeof *n);
+    onnx__node_proto__init(n);
+    n->op_type = tstr(op);
+    n->name = tstr(name);
+    n->n_input = (size_t)nin;
+    n->input = names(nin, in);
+    n->n_output = (size_t)nout;
+    n->output = names(nout, out);
+    return n;
+}
+
+typedef struct {
+    Onnx__ModelProto *m;     /* the model */
+    Onnx__GraphProto *g;     /* its graph */
+} Model;
+
+static Model
+model(int64_t opset)
+{
+    Model r = { tnew(sizeof(Onnx__ModelProto)), tnew(sizeof(Onnx__GraphProto)) };
+    Onnx__OperatorSetIdProto *o = tnew(sizeof *o);
+    onnx__model_proto__init(r.m);
+    onnx__graph_proto__init(r.g);
+    onnx__operator_set_id_proto__init(o);
+    o->domain = tstr("");
+    o->has_version = 1;
+    o->version = opset;
+    r.m->n_opset_import = 1;
+    r.m->opset_import = tnew(sizeof(void *));
+    r.m->opset_import[0] = o;
+    r.m->has_ir_version = 1;
+    r.m->ir_version = 8;
+    r.m->graph = r.g;
+    r.g->name = tstr("g");
+    r.g->node = tnew(sizeof(void *) * 16);
+    r.g->input = tnew(sizeof(void *) * 16);
+    r.g->output = tnew(sizeof(void *) * 16);
+    r.g->initializer = tnew(sizeof(void *) * 16);
+    return r;
+}
+
+static void
+write_bytes(const char *path, const void *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT(fwrite(buf, 1, len, f) == len);
+    fclose(f);
+}
+
+/* Packs m into path; returns the packed size. */
+static size_t
+save(const Model *m, const char *path)
+{
+    size_t len = onnx__model_proto__get_packed_size(m->m);
+    uint8_t *buf = malloc(len + 1);
+    CU_ASSERT_FATAL(buf != NULL);
+    onnx__model_proto__pack(m->m, buf);
+    write_bytes(path, buf, len);
+    free(buf);
+    return len;
+}
+
+/* The error text of d (all messages, "; "-joined) for substring checks. */
+static const char *
+errs(const Diag *d)
+{
+    static char buf[4096];
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < d->nmsg && n < sizeof buf; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s%s%s", i ? "; " : "",
+                              d->msg[i].loc.file ? d->msg[i].loc.file : "",
+                              d->msg[i].loc.file ? ": " : "", d->msg[i].msg);
+    return buf;
+}
+
+/* Imports path expecting failure with `want` in the message. */
+static void
+expect_error(const char *path, const char *want)
+{
+    Diag d;
+    diag_init(&d);
+    Graph *g = onnx_import_file(path, NULL, 0, &d);
+    CU_ASSERT_PTR_NULL(g);
+    CU_ASSERT(d.nerror >= 1);
+    if (!strstr(errs(&d), want))
+        fprintf(stderr, "\n  expected '%s' in: %s\n", want, errs(&d));
+    CU_ASSERT_PTR_NOT_NULL(strstr(errs(&d), want));
+    ir_graph_free(g);
+    diag_free(&d);
+}
+
+/* x[2,2] + w[2,2] (w an initializer) -> y */
+static Model
+add_model(Onnx__TensorProto *w)
+{
+    static const int64_t dims[2] = { 2, 2 };
+    static const char *const in[2] = { "x", "w" }, *const out[1] = { "y" };
+    Model m = model(13);
+    m.g->input[m.g->n_input++] = vinfo("x", 1, 2, dims);
+    m.g->output[m.g->n_output++] = vinfo("y", 1, 2, dims);
+    m.g->initializer[m.g->n_initializer++] = w;
+    m.g->node[m.g->n_node++] = node("Add", "add1", 2, in, 1, out);
+    return m;
+}
+
+/* ------------------------------------------------------------------ well-formed models */
+
+static const float W4[4] = { 1.5f, -2.0f, 3.25f, 0.0f };
+static const int64_t D22[2] = { 2, 2 };
+
+static void
+check_add_graph(Graph *g)
+{
+    CU_ASSERT_EQUAL(g->ninput, 1);
+    CU_ASSERT_EQUAL(g->noutput, 1);
+    CU_ASSERT_STRING_EQUAL(g->outputs[0].name, "y");
+    const Value *y = &g->values[g->outputs[0].value];
+    const Node *add = &g->nodes[y->def];
+    CU_ASSERT_EQUAL(add->op, OP_ADD);
+    CU_ASSERT_EQUAL(y->type.dtype, DT_F32);
+    CU_ASSERT_EQUAL(y->type.rank, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(add->loc.file, "node 'add1' (Add)"));
+    const Value *w = &g->values[add->in[1]];
+    CU_ASSERT_EQUAL(g->nodes[w->def].op, OP_CONST);
+    CU_ASSERT(memcmp(ir_const_data(g, w->def), W4, sizeof W4) == 0);
+}
+
+static void
+test_add_raw_and_typed(void)
+{
+    for (int raw = 0; raw < 2; raw++) {
+        Model m = add_model(tensor_f("w", 2, D22, 4, W4, raw));
+        save(&m, tpath("add.onnx"));
+        Diag d;
+        diag_init(&d);
+        Graph *g = onnx_import_file(tpath("add.onnx"), NULL, 0, &d);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+        check_add_graph(g);
+        /* run it: y = x + w with x = 1, 2, 3, 4 (hand-computed sums) */
+        float x[4] = { 1, 2, 3, 4 }, want[4] = { 2.5f, 0.0f, 6.25f, 4.0f };
+        IrTensor in = { g->values[g->inputs[0]].type, x }, out;
+        int exit_taken;
+        CU_ASSERT_EQUAL_FATAL(ir_interp_run(g, &in, &out, &exit_taken, &d), 0);
+        CU_ASSERT(memcmp(out.data, want, sizeof want) == 0);
+        ir_tensor_free(&out);
+        ir_graph_free(g);
+        diag_free(&d);
+        pool_free();
+    }
+}
+
+/* Shape -> Gather -> Unsqueeze -> Concat -> Reshape folds to one reshape. */
+static void
+test_shape_subgraph_folds(void)
+{
+    static const int64_t dx[3] = { 2, 3, 4 }, dy[2] = { 2, 12 }, one = 1, zero = 0, m1 = -1;
+    Model m = model(13);
+    m.g->input[m.g->n_input++] = vinfo("x", 1, 3, dx);
+    m.g->output[m.g->n_output++] = vinfo("y", 1, 2, dy);
+    m.g->initializer[m.g->n_initializer++] = tensor_i64("i0", 1, &zero);
+    m.g->initializer[m.g->n_initializer - 1]->n_dims = 0;       /* a scalar index */
+    m.g->initializer[m.g->n_initializer++] = tensor_i64("ax", 1, &zero);
+    m.g->initializer[m.g->n_initializer++] = tensor_i64("rest", 1, &m1);
+    m.g->initializer[m.g->n_initializer++] = tensor_i64("unused", 1, &one);
+    const char *s_in[1] = { "x" }, *s_out[1] = { "s" };
+    const char *g_in[2] = { "s", "i0" }, *g_out[1] = { "n" };
+    const char *u_in[2] = { "n", "ax" }, *u_out[1] = { "n1" };
+    const char *c_in[2] = { "n1", "rest" }, *c_out[1] = { "shape" };
+    const char *r_in[2] = { "x", "shape" }, *r_out[1] = { "y" };
+    /* deliberately out of order: the importer sorts topologically */
+    m.g->node[m.g->n_node++] = node("Reshape", "r", 2, r_in, 1, r_out);
+    m.g->node[m.g->n_node++] = node("Shape", "s", 1, s_in, 1, s_out);
+    m.g->node[m.g->n_node++] = node("Gather", "g", 2, g_in, 1, g_out);
+    m.g->node[m.g->n_node++] = node("Unsqueeze", "u", 2, u_in, 1, u_out);
+    m.g->node[m.g->n_node++] = node("Concat", "c", 2, c_in, 1, c_out);
+    m.g->node[m.g->n_node - 1]->n_attribute = 1;
+    Onnx__AttributeProto *a = tnew(sizeof *a);
+    onnx__attribute_proto__init(a);
+    a->name = tstr("axis");
+    a->has_i = 1;
+    a->i = 0;
+    a->has_type = 1;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+    m.g->node[m.g->n_node - 1]->attribute = tnew(sizeof(void *));
+    m.g->node[m.g->n_node - 1]->attribute[0] = a;
+    save(&m, tpath("fold.onnx"));
+    Diag d;
+    diag_init(&d);
+    Graph *g = onnx_import_file(tpath("fold.onnx"), NULL, 0, &d);
+    if (!g)
+        fprintf(stderr, "\n  %s\n", errs(&d));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    int live = 0;
+    for (uint32_t i = 0; i < g->norder; i++) {
+        Op op = g->nodes[g->order[i]].op;
+        CU_ASSERT(op == OP_CONST || op == OP_RESHAPE);
+        live += op == OP_RESHAPE;
+    }
+    CU_ASSERT_EQUAL(live, 1);
+    const TensorType *t = &g->values[g->outputs[0].value].type;
+    CU_ASSERT(t->rank == 2 && t->dims[0] == 2 && t->dims[1] == 12);
+    ir_graph_free(g);
+    diag_free(&d);
+    pool_free();
+}
+
+static void
+test_shape_fix(void)
+{
+    static const int64_t dyn[2] = { -1, 2 };
+    Model m = add_model(tensor_f("w", 2, D22, 4, W4, 1));
+    m.g->input[0] = vinfo("x", 1, 2, dyn);
+    save(&m, tpath("dyn.onnx"));
+    expect_error(tpath("dyn.onnx"), "dim 0 is dynamic ('N'); fix it with --shape x=DIMS");
+    OnnxShapeFix fix;
+    char err[200];
+    CU_ASSERT_EQUAL_FATAL(onnx_parse_shape_fix("x=2x2", &fix, err, sizeof err), 0);
+    Diag d;
+    diag_init(&d);
+    Graph *g = onnx_import_file(tpath("dyn.onnx"), &fix, 1, &d);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    CU_ASSERT_EQUAL(g->values[g->inputs[0]].type.dims[0], 2);
+    ir_graph_free(g);
+    CU_ASSERT_EQUAL_FATAL(onnx_parse_shape_fix("nope=2x2", &fix, err, sizeof err), 0);
+    g = onnx_import_file(tpath("dyn.onnx"), &fix, 1, &d);
+    CU_ASSERT_PTR_NULL(g);
+    if (!strstr(errs(&d), "--shape names 'nope', which is not a graph input"))
+        fprintf(stderr, "\n  %s\n", errs(&d));
+    CU_ASSERT_PTR_NOT_NULL(strstr(errs(&d), "--shape names 'nope', which is not a graph input"));
+    diag_free(&d);
+    pool_free();
+}
+
+static void
+test_parse_shape_fix(void)
+{
+    OnnxShapeFix f;
+    char err[200];
+    CU_ASSERT_EQUAL(onnx_parse_shape_fix("input=1x3x224x224", &f, err, sizeof err), 0);
+    CU_ASSERT(f.rank == 4 && f.dims[0] == 1 && f.dims[1] == 3 && f.dims[3] == 224);
+    CU_ASSERT(strncmp(f.name, "input=", 6) == 0);
+    CU_ASSERT_EQUAL(onnx_parse_shape_fix("s=", &f, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(f.rank, 0);
+    static const char *const bad[][2] = {
+        { "input", "expected name=DIMS" }, { "=3", "expected name=DIMS" },
+        { "x=0", "expected a dim in 1.." }, { "x=2xq", "got 'q'" }, { "x=2x", "after the last" },
+        { "x=-1", "got '-1'" }, { "x=1x1x1x1x1x1x1x1x1", "at most 8 dims" },
+        { "x=99999999999", "expected a dim" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        CU_ASSERT_EQUAL(onnx_parse_shape_fix(bad[i][0], &f, err, sizeof err), -1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, bad[i][1]));
+    }
+}
+
+/* ------------------------------------------------------------------ bad files */
+
+static void
+test_truncated_and_garbage(void)
+{
+    Model m = add_model(tensor_f("w", 2, D22, 4, W4, 1));
+    size_t len = save(&m, tpath("ok.onnx"));
+    FILE *f = fopen(tpath("ok.onnx"), "rb");
+    uint8_t *buf = malloc(len);
+    CU_ASSERT_FATAL(f && buf && fread(buf, 1, len, f) == len);
+    fclose(f);
+    write_bytes(tpath("trunc.onnx"), buf, len - 7);
+    expect_error(tpath("trunc.onnx"), "not a valid ONNX model: malformed protobuf at byte");
+    free(buf);
+    static const char png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    write_bytes(tpath("png.onnx"), png, sizeof png - 1);
+    expect_error(tpath("png.onnx"), "not a valid ONNX model");
+    write_bytes(tpath("empty.onnx"), "", 0);
+    expect_error(tpath("empty.onnx"), "empty file, expected an ONNX model");
+    expect_error(tpath("missing.onnx"), "cannot read model");
+    /* a well-formed message with no graph */
+    static const uint8_t irv[2] = { 0x08, 0x08 };          /* ir_version = 8 */
+    write_bytes(tpath("nograph.onnx"), irv, 2);
+    expect_error(tpath("nograph.onnx"), "imports no opset");
+    pool_free();
+}
+
+static void
+test_lying_length(void)
+{
+    /* field 7 (graph), length 127, but only 3 bytes follow */
+    static const uint8_t lie[] = { 0x3a, 0x7f, 0x0a, 0x01, 0x00 };
+    write_bytes(tpath("lie.onnx"), lie, sizeof lie);
+    expect_error(tpath("lie.onnx"), "length 127 exceeds the 3 bytes left");
+    /* a nested length running past its parent's end */
+    static const uint8_t lie2[] = { 0x3a, 0x03, 0x0a, 0x05, 0x00, 0x00, 0x00, 0x00 };
+    write_bytes(tpath("lie2.onnx"), lie2, sizeof lie2);
+    expect_error(tpath("lie2.onnx"), "length 5 exceeds the 1 bytes left");
+    /* a varint longer than 10 bytes */
+    static const uint8_t vlong[12] = { 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                       0xff, 0xff, 0x01 };
+    write_bytes(tpath("varint.onnx"), vlong, sizeof vlong);
+    expect_error(tpath("varint.onnx"), "truncated varint");
+}
+
+static void
+test_bad_dims(void)
+{
+    static const int64_t neg[2] = { -3, 2 }, huge[3] = { 1LL << 40, 1LL << 40, 1LL << 40 };
+    static const int64_t big[2] = { 1000000, 1000 };
+    Model m = add_model(tensor_f("w", 2, neg, 4, W4, 1));
+    save(&m, tpath("neg.onnx"));
+    expect_error(tpath("neg.onnx"), "initializer 'w': dim 0 is -3, expected >= 0");
+    m = add_model(tensor_f("w", 3, huge, 4, W4, 1));
+    save(&m, tpath("huge.onnx"));
+    expect_error(tpath("huge.onnx"), "initializer 'w': shape overflows");
+    m = add_model(tensor_f("w", 2, big, 4, W4, 1));
+    save(&m, tpath("big.onnx"));
+    expect_error(tpath("big.onnx"), "raw_data holds 16 bytes, the shape needs 4000000000");
+    m = add_model(tensor_f("w", 2, D22, 4, W4, 1));
+    static const int64_t negin[2] = { 2, -5 };
+    m.g->input[0] = vinfo("x", 1, 2, negin);
+    m.g->input[0]->type->tensor_type->shape->dim[1]->value_case =
+        ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+    m.g->input[0]->type->tensor_type->shape->dim[1]->dim_value = -5;
+    save(&m, tpath("negin.onnx"));
+    expect_error(tpath("negin.onnx"), "graph input 'x': dim 1 is -5, expected >= 1");
+    pool_free();
+}
+
+static void
+test_size_mismatch(void)
+{
+    Model m = add_model(tensor_f("w", 2, D22, 3, W4, 0));
+    save(&m, tpath("short.onnx"));
+    expect_error(tpath("short.onnx"), "initializer 'w': float_data holds 3 values, the shape "
+                 "needs 4");
+    m = add_model(tensor_f("w", 2, D22, 3, W4, 1));
+    save(&m, tpath("shortraw.onnx"));
+    expect_error(tpath("shortraw.onnx"), "raw_data holds 12 bytes, the shape needs 16");
+    pool_free();
+}
+
+static void
+test_cycle_and_undefined(void)
+{
+    static const char *const a_in[2] = { "x", "b" }, *const a_out[1] = { "a" };
+    static const char *const b_in[1] = { "a" }, *const b_out[1] = { "b" };
+    Model m = add_model(tensor_f("w", 2, D22, 4, W4, 1));
+    m.g->node[m.g->n_node++] = node("Add", "loop_a", 2, a_in, 1, a_out);
+    m.g->node[m.g->n_node++] = node("Relu", "loop_b", 1, b_in, 1, b_out);
+    save(&m, tpath("cycle.onnx"));
+    expect_error(tpath("cycle.onnx"), "the graph has a cycle through this node");
+    static const char *const u_in[1] = { "ghost" }, *const u_out[1] = { "z" };
+    m = add_model(tensor_f("w", 2, D22, 4, W4, 1));
+    m.g->node[m.g->n_node++] = node("Relu", "r", 1, u_in, 1, u_out);
+    save(&m, tpath("undef.onnx"));
+    expect_error(tpath("undef.onnx"), "node 'r' (Relu): input 'ghost' is not defined by any "
+                 "node, initializer or graph input");
+    static const char *const d_in[1] = { "x" }, *const d_out[1] = { "y" };
+    m = add_model(tensor_f("w", 2, D22, 4, W4, 1));
+    m.g->node[m.g->n_node++] = node("Relu", "dup", 1, d_in, 1, d_out);
+    save(&m, tpath("dup.onnx"));
+    expect_error(tpath("dup.onnx"), "tensor 'y' is defined twice");
+    pool_free();
+}
+
+static void
+test_unsupported_op(void)
+{
+    static const char *const in[1] = { "x" }, *const out[1] = { "y" };
+    Model m = add_model(tensor_f("w", 2, D22, 4, W4, 1));
+    m.g->node[0] = node("Sofmax", "sm", 1, in, 1, out);
+    save(&m, tpath("unsup.onnx"));
+    OnnxImportOpts o = { 0 };
+    Diag d;
+    diag_init(&d);
+    CU_ASSERT_PTR_NULL(onnx_import_file_opts(tpath("unsup.onnx"), &o, &d));
+    CU_ASSERT_EQUAL(o.unsupported, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(errs(&d), "node 'sm' (Sofmax): unsupported op Sofmax "
+                                  "(domain 'ai.onnx', opset 13); nearest supported: Softmax"));
+    diag_free(&d);
+    m.g->node[0]->domain = tstr("com.microsoft");
+    save(&m, tpath("dom.onnx"));
+    expect_error(tpath("dom.onnx"), "unsupported op Sofmax of domain 'com.microsoft'");
+    m = add_model(tensor_f("w", 2, D22, 4, W4, 1));
+    m.m->opset_import[0]->version = 6;                  /* Add before numpy broadcasting */
+    save(&m, tpath("old.onnx"));
+    expect_error(tpath("old.onnx"), "unsupported op Add at opset 6 (domain 'ai.onnx'); it is "
+                 "supported at opsets 7..17");
+    m = add_model(tensor_f("w", 2, D22, 4, W4, 1));
+    m.m->opset_import[0]->version = 99;
+    save(&m, tpath("new.onnx"));
+    expect_error(tpath("new.onnx"), "opset 99 of ai.onnx is not supported, expected 1..17");
+    pool_free();
+}
+
+static Onnx__AttributeProto *
+attr_i(const char *name, int64_t v)
+{
+    Onnx__AttributeProto *a = tnew(sizeof *a);
+    onnx__attribute_proto__init(a);
+    a->name = tstr(name);
+    a->has_type = 1;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+    a->has_i = 1;
+    a->i = v;
+    return a;
+}
+
+/* An attribute variant kiln cannot express is an unsupported error naming it. */
+static void
+test_unsupported_variant(void)
+{
+    static const int64_t d4[4] = { 1, 1, 4, 4 };
+    static const char *const in[1] = { "x" }, *const out[1] = { "y" };
+    Model m = model(13);
+    m.g->input[m.g->n_input++] = vinfo("x", 1, 4, d4);
+    m.g->output[m.g->n_output++] = vinfo("y", 1, 4, d4);
+    Onnx__NodeProto *n = node("MaxPool", "pool1", 1, in, 1, out);
+    n->attribute = tnew(sizeof(void *) * 2);
+    n->attribute[n->n_attribute++] = attr_i("storage_order", 1);
+    m.g->node[m.g->n_node++] = n;
+    save(&m, tpath("order.onnx"));
+    OnnxImportOpts o = { 0 };
+    Diag d;
+    diag_init(&d);
+    Graph *g = onnx_import_file_opts(tpath("order.onnx"), &o, &d);
+    CU_ASSERT_PTR_NULL(g);
+    ir_graph_free(g);
+    CU_ASSERT_EQUAL(o.unsupported, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(errs(&d), "node 'pool1' (MaxPool): MaxPool: storage_order = 1 "
+                                  "is not supported"));
+    diag_free(&d);
+    pool_free();
+}
+
+/* Shape errors found while building name the ONNX node; a constant-only operand fed by a
+ * graph input is reported, and accepted once bound. */
+static int
+bind_shape(void *ctx, const char *name, IrTensor *out)
+{
+    (void)ctx;
+    if (strcmp(name, "shape") != 0)
+        return -1;
+    out->type = ir_type_make(DT_I64, 1, (const int64_t[]){ 1 });
+    out->data = malloc(sizeof(int64_t));
+    *(int64_t *)out->data = 4;
+    return 0;
+}
+
+static void
+test_node_errors(void)
+{
+    static const int64_t d23[2] = { 2, 3 }, one = 1;
+    Model m = add_model(tensor_f("w", 2, D22, 4, W4, 1));
+    m.g->input[0] = vinfo("x", 1, 2, d23);
+    save(&m, tpath("bcast.onnx"));
+    expect_error(tpath("bcast.onnx"), "node 'add1' (Add): add: cannot broadcast f32[2,3] with "
+                 "f32[2,2]");
+    static const char *const in[2] = { "x", "shape" }, *const out[1] = { "y" };
+    m = model(13);
+    m.g->input[m.g->n_input++] = vinfo("x", 1, 2, D22);
+    m.g->input[m.g->n_input++] = vinfo("shape", 7, 1, &one);
+    m.g->output[m.g->n_output++] = vinfo("y", 1, 1, &one);
+    m.g->node[m.g->n_node++] = node("Reshape", "rs", 2, in, 1, out);
+    save(&m, tpath("rs.onnx"));
+    expect_error(tpath("rs.onnx"), "Reshape: operand 1 ('shape') must be a constant");
+    OnnxImportOpts o = { .bind = bind_shape };
+    Diag d;
+    diag_init(&d);
+    Graph *g = onnx_import_file_opts(tpath("rs.onnx"), &o, &d);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    CU_ASSERT_EQUAL(g->ninput, 1);                       /* 'shape' became a constant */
+    CU_ASSERT_EQUAL(g->values[g->outputs[0].value].type.dims[0], 4);
+    ir_graph_free(g);
+    diag_free(&d);
+    pool_free();
+}
+
+/* CumSum: the node tests use f64 (skipped), so its four variants are checked here against
+ * hand-computed sums. */
+static void
+run_cumsum(int rank, const int64_t *dims, int64_t axis, int excl, int rev, const float *x,
+           const float *want, int n)
+{
+    static const char *const in[2] = { "x", "axis" }, *const out[1] = { "y" };
+    Model m = model(14);
+    m.g->input[m.g->n_input++] = vinfo("x", 1, rank, dims);
+    m.g->output[m.g->n_output++] = vinfo("y", 1, rank, dims);
+    m.g->initializer[m.g->n_initializer++] = tensor_i64("axis", 1, &axis);
+    Onnx__NodeProto *nd = node("CumSum", "cs", 2, in, 1, out);
+    nd->attribute = tnew(sizeof(void *) * 2);
+    nd->attribute[nd->n_attribute++] = attr_i("exclusive", excl);
+    nd->attribute[nd->n_attribute++] = attr_i("reverse", rev);
+    m.g->node[m.g->n_node++] = nd;
+    save(&m, tpath("cumsum.onnx"));
+    Diag d;
+    diag_init(&d);
+    Graph *g = onnx_import_file(tpath("cumsum.onnx"), NULL, 0, &d);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    IrTensor t = { g->values[g->inputs[0]].type, (void *)x }, y;
+    int exit_taken;
+    CU_ASSERT_EQUAL_FATAL(ir_interp_run(g, &t, &y, &exit_taken, &d), 0);
+    CU_ASSERT(memcmp(y.data, want, (size_t)n * sizeof(float)) == 0);
+    ir_tensor_free(&y);
+    ir_graph_free(g);
+    diag_free(&d);
+    pool_free();
+}
+
+static void
+test_cumsum(void)
+{
+    static const int64_t d4 = 4, d23[2] = { 2, 3 };
+    static const float x4[4] = { 1, 2, 3, 4 }, x23[6] = { 1, 2, 3, 4, 5, 6 };
+    static const float inc[4] = { 1, 3, 6, 10 }, exc[4] = { 0, 1, 3, 6 };
+    static const float rinc[4] = { 10, 9, 7, 4 }, rexc[4] = { 9, 7, 4, 0 };
+    static const float ax1[6] = { 1, 3, 6, 4, 9, 15 }, ax0[6] = { 1, 2, 3, 5, 7, 9 };
+    run_cumsum(1, &d4, 0, 0, 0, x4, inc, 4);
+    run_cumsum(1, &d4, 0, 1, 0, x4, exc, 4);
+    run_cumsum(1, &d4, 0, 0, 1, x4, rinc, 4);
+    run_cumsum(1, &d4, -1, 1, 1, x4, rexc, 4);
+    run_cumsum(2, d23, 1, 0, 0, x23, ax1, 6);
+    run_cumsum(2, d23, 0, 0, 0, x23, ax0, 6);
+}
+
+/* Model -> graph -> node -> attribute -> graph -> ... `levels` deep, written inside out. */
+static void
+write_nested(const char *path, int levels)
+{
+    size_t cap = (size_t)levels * 20 + 64, len = 0;
+    uint8_t *buf = malloc(cap), *tmp = malloc(cap);
+    CU_ASSERT_FATAL(buf && tmp);
+    static const uint8_t fields[3] = { 0x32, 0x2a, 0x0a };   /* attr.g, node.attribute,
+                                                                 graph.node */
+    for (int i = 0; i < levels * 3; i++) {
+        uint8_t hdr[12];
+        size_t h = 0, n = len;
+        hdr[h++] = fields[i % 3];
+        do {
+            hdr[h++] = (uint8_t)((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+            n >>= 7;
+        } while (n);
+        memcpy(tmp, hdr, h);
+        memcpy(tmp + h, buf, len);
+        len += h;
+        memcpy(buf, tmp, len);
+    }
+    /* the outermost is a GraphProto: wrap it as ModelProto.graph (field 7) */
+    uint8_t hdr[12];
+    size_t h = 0, n = len;
+    hdr[h++] = 0x3a;
+    do {
+        hdr[h++] = (uint8_t)((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+        n >>= 7;
+    } while (n);
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    fwrite(hdr, 1, h, f);
+    fwrite(buf, 1, len, f);
+    fclose(f);
+    free(buf);
+    free(tmp);
+}
+
+static void
+test_deep_nesting(void)
+{
+    write_nested(tpath("deep.onnx"), 5000);
+    expect_error(tpath("deep.onnx"), "messages nest deeper than 64 levels");
+    char err[200];
+    uint8_t two[4] = { 0x3a, 0x02, 0x0a, 0x00 };             /* model.graph.node (empty) */
+    CU_ASSERT_EQUAL(onnx_wire_check(two, sizeof two, 64, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(onnx_wire_check(two, sizeof two, 1, err, sizeof err), -1);
+}
+
+/* ------------------------------------------------------------------ external data */
+
+static Onnx__TensorProto *
+ext_tensor(const char *loc, const char *off, const char *len)
+{
+    Onnx__TensorProto *t = tensor_f("w", 2, D22, 0, W4, 0);
+    const char *kv[3][2] = { { "location", loc }, { "offset", off }, { "length", len } };
+    t->has_data_location = 1;
+    t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    t->external_data = tnew(sizeof(void *) * 3);
+    for (int i = 0; i < 3; i++) {
+        if (!kv[i][1])
+            continue;
+        Onnx__StringStringEntryProto *e = tnew(sizeof *e);
+        onnx__string_string_entry_proto__init(e);
+        e->key = tstr(kv[i][0]);
+        e->value = tstr(kv[i][1]);
+        t->external_data[t->n_external_data++] = e;
+    }
+    return t;
+}
+
+static void
+test_external_data(void)
+{
+    uint8_t bin[8 + sizeof W4];
+    memset(bin, 0xee, 8);
+    memcpy(bin + 8, W4, sizeof W4);
+    write_bytes(tpath("w.bin"), bin, sizeof bin);
+    Model m = add_model(ext_tensor("w.bin", "8", "16"));
+    save(&m, tpath("ext.onnx"));
+    Diag d;
+    diag_init(&d);
+    Graph *g = onnx_import_file(tpath("ext.onnx"), NULL, 0, &d);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    check_add_graph(g);
+    int mapped = 0;
+    for (uint32_t i = 1; i < g->nstorage; i++)
+        mapped += g->storage[i].kind == STORE_FILE && g->storage[i].nbytes == 16;
+    CU_ASSERT_EQUAL(mapped, 1);
+    ir_graph_free(g);
+    diag_free(&d);
+
+    m = add_model(ext_tensor("nothere.bin", NULL, NULL));
+    save(&m, tpath("extmiss.onnx"));
+    expect_error(tpath("extmiss.onnx"), "initializer 'w': external data: cannot open "
+                 "'nothere.bin'");
+    m = add_model(ext_tensor("w.bin", "16", NULL));
+    save(&m, tpath("extshort.onnx"));
+    expect_error(tpath("extshort.onnx"), "offset 16 + 16 bytes exceeds the 24 bytes of 'w.bin'");
+    m = add_model(ext_tensor("w.bin", "0", "12"));
+    save(&m, tpath("extlen.onnx"));
+    expect_error(tpath("extlen.onnx"), "length 12, the shape needs 16 bytes");
+    m = add_model(ext_tensor("../w.bin", NULL, NULL));
+    save(&m, tpath("extup.onnx"));
+    expect_error(tpath("extup.onnx"), "location '../w.bin' leaves the model's folder");
+    m = add_model(ext_tensor("/etc/passwd", NULL, NULL));
+    save(&m, tpath("extabs.onnx"));
+    expect_error(tpath("extabs.onnx"), "absolute location '/etc/passwd' is not allowed");
+    /* a symlink inside the folder that points outside it */
+    write_bytes("/tmp/kiln_onnx_outside.bin", bin, sizeof bin);
+    unlink(tpath("link.bin"));
+    CU_ASSERT_EQUAL(symlink("/tmp/kiln_onnx_outside.bin", tpath("link.bin")), 0);
+    m = add_model(ext_tensor("link.bin", "8", NULL));
+    save(&m, tpath("extlink.onnx"));
+    expect_error(tpath("extlink.onnx"), "location 'link.bin' resolves outside the model's folder");
+    unlink("/tmp/kiln_onnx_outside.bin");
+    pool_free();
+}
+
+/* ------------------------------------------------------------------ op table */
+
+static void
+test_op_table(void)
+{
+    CU_ASSERT(onnx_op_claimed("", "Conv", 11));
+    CU_ASSERT(onnx_op_claimed("ai.onnx", "Gemm", 17));
+    CU_ASSERT(!onnx_op_claimed("", "Gemm", 6));          /* broadcast attr era */
+    CU_ASSERT(!onnx_op_claimed("com.microsoft", "Conv", 11));
+    CU_ASSERT(!onnx_op_claimed("", "Loop", 13));
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    onnx_op_list(f);
+    fclose(f);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "| Gemm | 7-17 | f32 |"));
+    free(text);
+}
+
+static CU_TestInfo import_tests[] = {
+    { "add with raw and typed initializers", test_add_raw_and_typed },
+    { "shape subgraph folds", test_shape_subgraph_folds },
+    { "--shape fixes a dynamic dim", test_shape_fix },
+    { "--shape parser", test_parse_shape_fix },
+    { "op table", test_op_table },
+    { "CumSum variants", test_cumsum },
+    CU_TEST_INFO_NULL,
+};
+
+static CU_TestInfo bad_tests[] = {
+    { "truncated, garbage, empty", test_truncated_and_garbage },
+    { "lying lengths", test_lying_length },
+    { "negative and huge dims", test_bad_dims },
+    { "initializer size mismatch", test_size_mismatch },
+    { "cycles, undefined, duplicates", test_cycle_and_undefined },
+    { "unsupported op, domain, opset", test_unsupported_op },
+    { "unsupported attribute variant", test_unsupported_variant },
+    { "errors name the node; constant operands", test_node_errors },
+    { "deeply nested subgraphs", test_deep_nesting },
+    { "external data", test_external_data },
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    { .pName = "onnx import", .pTests = import_tests },
+    { .pName = "onnx bad input", .pTests = bad_tests },
+    CU_SUITE_INFO_NULL,
+};
+
+int
+main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/kiln_onnx_XXXXXX");
+    if (!mkdtemp(tmpdir) || CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_register_suites(suites);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fails++;
+    return fails ? 1 : 0;
+}
