@@ -201,7 +201,8 @@ build_runner(const char *dir, const char *model, Diag *d)
 
 /* Runs the runner; parses exit_taken=N from its stdout.  0 or -1 (errors in d). */
 static int
-exec_runner(const char *dir, const char *model, int ninput, int *exit_taken, Diag *d)
+exec_runner(const char *dir, const char *model, int ninput, int nthreads, int *exit_taken,
+            Diag *d)
 {
     SrcLoc loc = { model, 0, 0 };
     Str cmd = { 0 };
@@ -209,6 +210,8 @@ exec_runner(const char *dir, const char *model, int ninput, int *exit_taken, Dia
     char *exe = path_join(dir, "kiln-runner"), *out = path_join(dir, "out");
     str_add(&cmd, "exec");
     str_quote(&cmd, exe ? exe : "");
+    snprintf(buf, sizeof buf, "--threads=%d", nthreads);
+    str_quote(&cmd, buf);
     str_quote(&cmd, out ? out : "");
     for (int i = 0; i < ninput; i++) {
         snprintf(buf, sizeof buf, "%s/in%d.npy", dir, i);
@@ -281,7 +284,7 @@ build_and_run(Graph *g, const CliArgs *a, const char *dir, const IrTensor *input
 {
     if (emit_sources(g, a, dir, d) != 0 || got_signal || build_runner(dir, a->model, d) != 0
         || got_signal || write_inputs(g, dir, inputs, d) != 0
-        || exec_runner(dir, a->model, g->ninput, exit_taken, d) != 0 || got_signal
+        || exec_runner(dir, a->model, g->ninput, a->threads, exit_taken, d) != 0 || got_signal
         || read_outputs(g, dir, outputs, d) != 0)
         return -1;
     return 0;

@@ -83,8 +83,12 @@ expect_status 2 "$KILN" run --backend=llvm "$SRC/samples/mlp/mlp.kiln"
 expect_err "--backend: expected interp or c, got 'llvm'"
 expect_status 2 "$KILN" run --input x=a.npy --input x=b.npy "$SRC/samples/mlp/mlp.kiln"
 expect_err "--input: input 'x' given twice"
-expect_status 2 "$KILN" run --threads 4 "$SRC/samples/mlp/mlp.kiln"
-expect_err "multi-threaded runs are not supported yet"
+expect_status 2 "$KILN" run --threads 0 "$SRC/samples/mlp/mlp.kiln"
+expect_err "--threads"
+
+check "--threads 2 runs the C backend on a pool and matches the interpreter"
+expect_status 0 "$KILN" run --threads 2 --backend=c --compare=interp -o "$T/thr" \
+    "$SRC/samples/cnn/cnn.kiln"
 
 check "--list-passes lists the registry"
 expect_status 0 "$KILN" compile --list-passes
