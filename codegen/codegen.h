@@ -2,8 +2,8 @@
  *
  * A shape-inferred, memplanned Graph is first lowered (lower.c) into a CgModule: one
  * CgKernel per scheduled node with every buffer resolved to (kind, index, byte offset),
- * static shapes, broadcasting strides and scratch placement.  Emitters only print that
- * lowered form: the C emitter (c/emit_c.c) writes one self-contained .c per model, the
+ * static shapes, broadcasting strides and scratch placement, and every loop is built once
+ * in the loop form (loop.h).  Emitters only print that lowered form: the C emitter (c/emit_c.c) writes one self-contained .c per model, the
  * header writer (header.c) the public .h, the runner (runner.c) a main() driving the
  * model from .npy files.  The future LLVM emitter consumes the same CgModule.
  */
@@ -65,6 +65,8 @@ typedef struct {
     int       skip;          /* 1: from already is output `to` */
 } CgExitCopy;
 
+struct LoopNest;             /* loop.h: the loop form */
+
 typedef struct {
     NodeId       node;       /* the IR node */
     Op           op;         /* its op */
@@ -90,6 +92,9 @@ typedef struct {
     int          exit_index; /* ExitAttr.index */
     int          ncopy;      /* exit copies */
     CgExitCopy  *copy;       /* module-owned */
+    /* loops (loop.h), shared by the emitters */
+    struct LoopNest *loop;   /* CK_LOOP: the whole kernel; CK_CALL with a fused epilogue:
+                                the loop run after the call; else NULL; module-owned */
 } CgKernel;
 
 typedef struct {

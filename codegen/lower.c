@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codegen.h"
+#include "loop.h"
 #include "util.h"
 
 enum { BLAS_MIN_FLOPS = 64 * 64 * 64 };   /* smaller matmuls run as inline loops */
@@ -596,7 +597,9 @@ lower_node(Lower *L, CgKernel *k, NodeId n)
             k->scratch_offset = L->m->planned_bytes;
     }
     k->kind = kind_of(k, nd);
-    return 0;
+    int err;
+    k->loop = cg_loop_build(L->m, k, L->d, &err);
+    return err ? -1 : 0;
 }
 
 static int
