@@ -4,6 +4,7 @@
  * (-Werror), run through the emitted runner and compared with the reference interpreter.
  * Expected values are hand-computed or come from ir_interp_run. */
 #include <CUnit/Basic.h>
+#include "cu_run.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -884,12 +885,5 @@ static CU_SuiteInfo suites[] = {
 int
 main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_register_suites(suites);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return kiln_cu_run(suites);
 }

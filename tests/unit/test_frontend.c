@@ -3,6 +3,7 @@
  * safetensors and .npy folders, and error messages with their exact text and position.
  * Weight fixtures are written by the suite into a fresh temporary folder. */
 #include <CUnit/Basic.h>
+#include "cu_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -900,13 +901,7 @@ int
 main(void)
 {
     diag_init(&diag);
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_register_suites(suites);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
+    int rc = kiln_cu_run(suites);
     diag_free(&diag);
-    return fails ? 1 : 0;
+    return rc;
 }

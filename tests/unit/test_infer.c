@@ -1,6 +1,7 @@
 /* tests/unit/test_infer.c — per-op shape and type rules (ir/infer.c): each op on a
  * hand-computed case, attribute normalisation, and the main error messages. */
 #include <CUnit/Basic.h>
+#include "cu_run.h"
 #include <string.h>
 #include "ir.h"
 
@@ -546,12 +547,5 @@ static CU_SuiteInfo suites[] = {
 int
 main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_register_suites(suites);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return kiln_cu_run(suites);
 }

@@ -1,6 +1,7 @@
 /* tests/unit/test_ir_core.c — the IR core: arena, op tables, types, graph editing,
  * scheduling, storage and diagnostics. */
 #include <CUnit/Basic.h>
+#include "cu_run.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,12 +234,5 @@ static CU_SuiteInfo suites[] = {
 int
 main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_register_suites(suites);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return kiln_cu_run(suites);
 }

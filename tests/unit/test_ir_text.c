@@ -2,6 +2,7 @@
  * (print.c, parse.c: round trips, located errors, a mutation fuzz loop) and Graphviz output.
  * Expected values are written out by hand from doc/ir.md. */
 #include <CUnit/Basic.h>
+#include "cu_run.h"
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -940,12 +941,5 @@ static CU_SuiteInfo suites[] = {
 int
 main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_register_suites(suites);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return kiln_cu_run(suites);
 }

@@ -4,6 +4,7 @@
  * Index expressions are evaluated by a small evaluator here at hand-picked loop
  * positions and compared with hand-computed element offsets. */
 #include <CUnit/Basic.h>
+#include "cu_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,15 +341,5 @@ static CU_SuiteInfo suites[] = {
 int
 main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    if (CU_register_suites(suites) != CUE_SUCCESS) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int fails = (int)CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return fails != 0;
+    return kiln_cu_run(suites);
 }

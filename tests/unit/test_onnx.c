@@ -4,6 +4,7 @@
  * data, deep nesting, unsupported ops), each checked for its error message. */
 #define _XOPEN_SOURCE 700
 #include <CUnit/Basic.h>
+#include "cu_run.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -837,13 +838,9 @@ int
 main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/kiln_onnx_XXXXXX");
-    if (!mkdtemp(tmpdir) || CU_initialize_registry() != CUE_SUCCESS)
+    if (!mkdtemp(tmpdir))
         return 1;
-    CU_register_suites(suites);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
+    int fails = kiln_cu_run(suites);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

@@ -2,6 +2,7 @@
  * options) and each pass on small hand-built graphs, plus memplan invariants on random DAGs
  * checked by an independent liveness computation and a simulated run over the arena. */
 #include <CUnit/Basic.h>
+#include "cu_run.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1059,12 +1060,5 @@ static CU_SuiteInfo suites[] = {
 int
 main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_register_suites(suites);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return kiln_cu_run(suites);
 }

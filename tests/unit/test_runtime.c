@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
+#include "cu_run.h"
 #include <CUnit/CUnit.h>
 
 #include "kiln_rt.h"
@@ -878,18 +879,5 @@ static CU_SuiteInfo suites[] = {
 int
 main(void)
 {
-    unsigned failures;
-
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    if (CU_register_suites(suites) != CUE_SUCCESS) {
-        fprintf(stderr, "test_runtime: %s\n", CU_get_error_msg());
-        CU_cleanup_registry();
-        return 2;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failures ? 1 : 0;
+    return kiln_cu_run(suites);
 }

@@ -2,6 +2,7 @@
  * one rejection per rule, each made by breaking one thing in that graph and checking the
  * message (and, for the format, the whole message and its location). */
 #include <CUnit/Basic.h>
+#include "cu_run.h"
 #include <stdlib.h>
 #include <string.h>
 #include "ir.h"
@@ -372,12 +373,5 @@ static CU_SuiteInfo suites[] = {
 int
 main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_register_suites(suites);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return kiln_cu_run(suites);
 }
