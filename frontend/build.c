@@ -37,33 +37,6 @@ b_error(Builder *b, SrcLoc loc, const char *fmt, ...)
     b->nerror++;
 }
 
-/* Optimal-string-alignment distance (a transposition costs 1), capped at 9. */
-static int
-distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 40 || lb > 40)
-        return 9;
-    int d[41][41];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = (int)i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = (int)j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < best)
-                best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    return d[la][lb] > 9 ? 9 : d[la][lb];
-}
-
 void
 b_suggest(const char *name, const char *const *cand, int ncand, char *buf, size_t len)
 {
@@ -73,7 +46,7 @@ b_suggest(const char *name, const char *const *cand, int ncand, char *buf, size_
         best = 2;                        /* "x" is one edit from every short name */
     for (int i = 0; i < ncand; i++)
         if (cand[i] && cand[i][0]) {
-            int dd = distance(name, cand[i]);
+            int dd = ir_edit_distance(name, cand[i]);
             if (dd < best)
                 best = dd;
         }
@@ -82,7 +55,7 @@ b_suggest(const char *name, const char *const *cand, int ncand, char *buf, size_
         return;
     size_t at = (size_t)snprintf(buf, len, "; did you mean ");
     for (int i = 0; i < ncand && n < 3 && at < len; i++)
-        if (cand[i] && cand[i][0] && distance(name, cand[i]) == best)
+        if (cand[i] && cand[i][0] && ir_edit_distance(name, cand[i]) == best)
             at += (size_t)snprintf(buf + at, len - at, "%s'%s'", n++ ? " or " : "", cand[i]);
     if (at < len)
         snprintf(buf + at, len - at, "?");
@@ -747,27 +720,13 @@ fe_build(Graph *g, const Ast *file, Diag *d)
 
 /* ------------------------------------------------------------------ entry points */
 
-/* The folder part of path ("" for a bare file name). */
-static const char *
-dir_of(Arena *a, const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return "";
-    if (slash == path)
-        return "/";
-    char *dir = arena_strdup(a, path);
-    dir[slash - path] = 0;
-    return dir;
-}
-
 Graph *
 fe_parse_string(const char *src, size_t len, const char *filename, Diag *d)
 {
     if (!filename)
         filename = "<string>";
     Graph *g = ir_graph_new(NULL);
-    g->dir = dir_of(g->arena, filename);
+    ir_graph_set_dir(g, filename);
     FeParse ps;
     memset(&ps, 0, sizeof ps);
     ps.arena = arena_new();

@@ -51,6 +51,23 @@ value_new(Graph *g, const char *name, NodeId def, int res)
     return v;
 }
 
+void
+ir_graph_set_dir(Graph *g, const char *file)
+{
+    const char *slash = strrchr(file, '/');
+    if (!slash) {
+        g->dir = "";
+        return;
+    }
+    if (slash == file) {
+        g->dir = "/";
+        return;
+    }
+    char *dir = arena_strdup(g->arena, file);
+    dir[slash - file] = 0;
+    g->dir = dir;
+}
+
 ValueId
 ir_graph_add_input(Graph *g, const char *name, const TensorType *t)
 {

@@ -336,10 +336,14 @@ int         ir_type_equal(const TensorType *a, const TensorType *b);   /* incl. 
 char       *ir_type_str(const TensorType *t, char *buf, size_t len);
 TensorType  ir_type_make(DType dt, int rank, const int64_t *dims);
 Op          ir_op_parse(const char *name);         /* OP_NONE if unknown */
+/* Optimal-string-alignment distance (a transposition costs 1), capped at 9: for the
+ * "did you mean" hints of every frontend. */
+int         ir_edit_distance(const char *a, const char *b);
 
 /* graph.c */
 Graph   *ir_graph_new(const char *name);
 void     ir_graph_free(Graph *g);                  /* unmaps weight files too */
+void     ir_graph_set_dir(Graph *g, const char *file);  /* g->dir = the folder of file */
 ValueId  ir_graph_add_input(Graph *g, const char *name, const TensorType *t);
 void     ir_graph_add_output(Graph *g, const char *name, ValueId v);
 /* New node appended to the schedule; its nout results get fresh unnamed DT_NONE values.

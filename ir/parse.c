@@ -707,40 +707,17 @@ op_name_at(Parser *p)
     return ir_op_parse(p->tok.s);
 }
 
-/* Edit distance between two short strings (op names). */
-static int
-distance(const char *a, const char *b)
-{
-    int la = (int)strlen(a), lb = (int)strlen(b), row[64];
-    if (la > 60 || lb > 60)
-        return 99;
-    for (int j = 0; j <= lb; j++)
-        row[j] = j;
-    for (int i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = i;
-        for (int j = 1; j <= lb; j++) {
-            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            best = up + 1 < best ? up + 1 : best;
-            best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
-            diag = up;
-            row[j] = best;
-        }
-    }
-    return row[lb];
-}
-
 static _Noreturn void
 unknown_op(Parser *p)
 {
     char near[256] = "";
     int best = 99;
     for (int op = OP_NONE + 1; op < OP_COUNT; op++) {
-        int dd = distance(p->tok.s, op_name[op]);
+        int dd = ir_edit_distance(p->tok.s, op_name[op]);
         best = dd < best ? dd : best;
     }
     for (int op = OP_NONE + 1; op < OP_COUNT && best <= 3; op++)
-        if (distance(p->tok.s, op_name[op]) == best && strlen(near) + 32 < sizeof near)
+        if (ir_edit_distance(p->tok.s, op_name[op]) == best && strlen(near) + 32 < sizeof near)
             snprintf(near + strlen(near), sizeof near - strlen(near), "%s%s", near[0] ? ", " : "",
                      op_name[op]);
     if (near[0])
@@ -1277,19 +1254,6 @@ parse_graph(Parser *p)
     return p->nerr ? -1 : 0;
 }
 
-static const char *
-dir_of(Arena *a, const char *file)
-{
-    const char *slash = strrchr(file, '/');
-    if (!slash)
-        return "";
-    if (slash == file)
-        return "/";
-    char *d = arena_strdup(a, file);
-    d[slash - file] = 0;
-    return d;
-}
-
 Graph *
 ir_parse_text(const char *text, size_t len, const char *file, Diag *d)
 {
@@ -1300,7 +1264,8 @@ ir_parse_text(const char *text, size_t len, const char *file, Diag *d)
     p.file = file;
     p.afile = file ? arena_strdup(p.g->arena, file) : NULL;
     p.kirlocs = fl >= 4 && strcmp(file + fl - 4, ".kir") == 0;
-    p.g->dir = file ? dir_of(p.g->arena, file) : "";
+    if (file)
+        ir_graph_set_dir(p.g, file);
     int r = parse_graph(&p);
     arena_free(p.tmp);
     if (r < 0) {
