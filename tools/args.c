@@ -58,6 +58,8 @@ static const OptSpec spec[OPT_COUNT] = {
                            "also run the interpreter, compare every output (exit 1 if not)" },
     [OPT_THREADS]      = { "--threads", 0, "N", "--threads N",
                            "threads of the run (C backend: a kiln_pool of N threads; interp: 1)" },
+    [OPT_SHAPE]        = { "--shape", 0, "NAME=DIMS", "--shape NAME=DIMS",
+                           "fix a .onnx input's shape: input=1x3x224x224 (repeatable)" },
 };
 
 int
@@ -135,6 +137,26 @@ add_input(const Command *c, CliArgs *a, const char *v)
     return 0;
 }
 
+/* Appends one --shape NAME=DIMS, parsed by the ONNX importer's own rules. */
+static int
+add_shape(const Command *c, CliArgs *a, const char *v)
+{
+    OnnxShapeFix fix;
+    char err[256];
+    if (onnx_parse_shape_fix(v, &fix, err, sizeof err) != 0)
+        return cli_usage_error(c, "%s", err);
+    size_t n = strcspn(v, "=");
+    for (int i = 0; i < a->nshape; i++)
+        if (strncmp(a->shape[i].name, v, n) == 0 && a->shape[i].name[n] == '=')
+            return cli_usage_error(c, "--shape: input '%.*s' given twice", (int)n, v);
+    OnnxShapeFix *grown = realloc(a->shape, (size_t)(a->nshape + 1) * sizeof *grown);
+    if (!grown)
+        return cli_usage_error(c, "out of memory");
+    a->shape = grown;
+    a->shape[a->nshape++] = fix;
+    return 0;
+}
+
 static int
 parse_count(const Command *c, const char *opt, const char *v, int64_t lo, int64_t hi,
             int64_t *out)
@@ -201,6 +223,7 @@ apply(const Command *c, CliArgs *a, OptId id, const char *v)
     case OPT_TIME_PASSES:  a->time_passes = 1; return 0;
     case OPT_LIST_PASSES:  a->list_passes = 1; return 0;
     case OPT_INPUT:        return add_input(c, a, v);
+    case OPT_SHAPE:        return add_shape(c, a, v);
     case OPT_WEIGHTS:
         if (one_of(c, "--weights", v, weights))
             return EXIT_USAGE;
@@ -338,6 +361,9 @@ cli_args_free(CliArgs *a)
     free(a->input);
     a->input = NULL;
     a->ninput = 0;
+    free(a->shape);
+    a->shape = NULL;
+    a->nshape = 0;
 }
 
 _Static_assert(sizeof spec / sizeof spec[0] == OPT_COUNT, "one OptSpec per OptId");

@@ -12,14 +12,17 @@
 
 static const OptId compile_opts[] = {
     OPT_OUT, OPT_EMIT, OPT_OLEVEL, PIPELINE_OPTS, OPT_NAME, OPT_WEIGHTS, OPT_STATS,
-    OPT_MAX_ARENA, OPT_LIST_PASSES, OPT_HELP, OPT_NONE,
+    OPT_MAX_ARENA, OPT_LIST_PASSES, OPT_SHAPE, OPT_HELP, OPT_NONE,
 };
 static const OptId run_opts[] = {
     OPT_INPUT, OPT_OUT, OPT_BACKEND, OPT_SEED, OPT_OLEVEL, PIPELINE_OPTS, OPT_MAX_ARENA,
-    OPT_COMPARE, OPT_THREADS, OPT_HELP, OPT_NONE,
+    OPT_COMPARE, OPT_THREADS, OPT_SHAPE, OPT_HELP, OPT_NONE,
 };
 static const OptId dump_opts[] = {
-    OPT_OLEVEL, OPT_EMIT, PIPELINE_OPTS, OPT_MAX_ARENA, OPT_HELP, OPT_NONE,
+    OPT_OLEVEL, OPT_EMIT, PIPELINE_OPTS, OPT_MAX_ARENA, OPT_SHAPE, OPT_HELP, OPT_NONE,
+};
+static const OptId import_opts[] = {
+    OPT_OUT, OPT_SHAPE, OPT_HELP, OPT_NONE,
 };
 static const OptId opt_opts[] = {
     OPT_OUT, PIPELINE_OPTS, OPT_MAX_ARENA, OPT_HELP, OPT_NONE,
@@ -27,7 +30,7 @@ static const OptId opt_opts[] = {
 
 const Command cli_commands[] = {
     { "compile", "MODEL [options]",
-      "Compile a .kiln or .kir model to C (a .c and a .h), or write its optimised IR or graph.",
+      "Compile a .kiln, .kir or .onnx model to C (.c and .h), or write its optimised IR or graph.",
       "-o out/mlp.c writes out/mlp.c and out/mlp.h (and out/mlp.bin with --weights=external),\n"
       "creating the folder if needed; -o out/ means out/<model name>.c; the default is\n"
       "<model name>.c in the current folder.  With --emit=ir|dot, -o - writes to stdout.\n"
@@ -47,6 +50,13 @@ const Command cli_commands[] = {
       "Read text IR, run --passes (default: none), write text IR to stdout or -o.",
       "IR dumps requested with --print-ir-* go to stdout before the final IR.",
       opt_opts, cmd_opt },
+    { "import", "MODEL.onnx [options]",
+      "Convert an ONNX model to the kiln graph language (.kiln) plus a .safetensors file.",
+      "-o out/net.kiln writes out/net.kiln and out/net.safetensors (the default is\n"
+      "<model name>.kiln in the current folder).  Weights are params named after the ONNX\n"
+      "initializers; names are made valid identifiers (doc/onnx.md).  Both files appear\n"
+      "only when everything succeeded.",
+      import_opts, cmd_import },
     { NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -54,8 +64,9 @@ static void
 main_help(FILE *out)
 {
     fputs("usage: kiln <command> [options]\n\n"
-          "kiln compiles neural-network models written in the kiln graph language (.kiln)\n"
-          "or kiln text IR (.kir) ahead of time into dependency-light C.\n\ncommands:\n", out);
+          "kiln compiles neural-network models written in the kiln graph language (.kiln),\n"
+          "kiln text IR (.kir) or ONNX (.onnx) ahead of time into dependency-light C.\n\n"
+          "commands:\n", out);
     for (const Command *c = cli_commands; c->name; c++)
         fprintf(out, "  %-9s %s\n", c->name, c->summary);
     fputs("\noptions:\n"
@@ -116,10 +127,13 @@ dispatch(int argc, char **argv)
         return cli_usage_error(NULL, "unknown command '%s'", name);
     CliArgs a;
     int st = cli_args_parse(c, argc - 2, argv + 2, &a);
-    if (st == 0)
+    if (st == 0) {
+        cli_load_set_shapes(a.shape, a.nshape);
         st = c->run(&a);
-    else if (st == -1)
+        cli_load_set_shapes(NULL, 0);
+    } else if (st == -1) {
         st = EXIT_OK;
+    }
     cli_args_free(&a);
     return st;
 }

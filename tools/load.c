@@ -1,6 +1,6 @@
-/* tools/load.c — model loading by file extension (.kiln source, .kir text IR), followed by
- * the verifier; the CLI's one way of reporting a failed stage; and re-basing weight paths
- * when IR is written to another folder than the model's. */
+/* tools/load.c — model loading by file extension (.kiln source, .kir text IR, .onnx with
+ * the --shape fixes), followed by the verifier; the CLI's one way of reporting a failed
+ * stage; and re-basing weight paths when IR is written to another folder than the model's. */
 #define _XOPEN_SOURCE 700    /* realpath */
 #include <limits.h>
 #include <stdlib.h>
@@ -18,22 +18,37 @@ extension(const char *path)
     return dot && dot != base ? dot : "";
 }
 
+/* The --shape fixes of this run (cli_load_set_shapes). */
+static const OnnxShapeFix *shape_fix;
+static int nshape_fix;
+
+void
+cli_load_set_shapes(const OnnxShapeFix *fix, int nfix)
+{
+    shape_fix = fix;
+    nshape_fix = fix ? nfix : 0;
+}
+
 int
 cli_load(const char *path, Graph **g, Diag *d)
 {
     const char *ext = extension(path);
     SrcLoc loc = { path, 0, 0 };
     *g = NULL;
-    if (strcmp(ext, ".kiln") == 0)
+    if (nshape_fix && strcmp(ext, ".onnx") != 0)
+        diag_error(d, loc, "--shape applies to .onnx models only: a %s model's input "
+                   "shapes are fixed in the model", ext[0] ? ext : "extension-less");
+    else if (strcmp(ext, ".kiln") == 0)
         *g = fe_parse_file(path, d);
     else if (strcmp(ext, ".kir") == 0)
         *g = ir_parse_file(path, d);
     else if (strcmp(ext, ".onnx") == 0)
-        diag_error(d, loc, "onnx models are not supported yet");
+        *g = onnx_import_file(path, shape_fix, nshape_fix, d);
     else if (!ext[0])
-        diag_error(d, loc, "unknown model format: no file extension (expected .kiln or .kir)");
+        diag_error(d, loc, "unknown model format: no file extension (expected .kiln, .kir "
+                   "or .onnx)");
     else
-        diag_error(d, loc, "unknown model format '%s' (expected .kiln or .kir)", ext);
+        diag_error(d, loc, "unknown model format '%s' (expected .kiln, .kir or .onnx)", ext);
     if (!*g || d->nerror)
         return -1;
     return ir_verify(*g, d) == 0 && d->nerror == 0 ? 0 : -1;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "ir.h"
+#include "onnx_import.h"
 
 /* Process exit statuses of every command. */
 enum {
@@ -38,6 +39,7 @@ typedef enum {
     OPT_SEED,                /* --seed N */
     OPT_COMPARE,             /* --compare=interp */
     OPT_THREADS,             /* --threads N */
+    OPT_SHAPE,               /* --shape NAME=DIMS (repeatable; .onnx models) */
     OPT_COUNT
 } OptId;
 
@@ -70,6 +72,9 @@ typedef struct {
     uint64_t    seed;        /* --seed; 0 by default */
     const char *compare;     /* --compare; NULL = no comparison */
     int         threads;     /* --threads; 1 by default */
+    OnnxShapeFix *shape;     /* --shape, in command-line order; malloc-owned, names point
+                                into argv */
+    int         nshape;
 } CliArgs;
 
 /* A subcommand: its name, help text, accepted options and entry point. */
@@ -91,6 +96,8 @@ int cmd_compile(const CliArgs *a);
 int cmd_run(const CliArgs *a);
 int cmd_dump(const CliArgs *a);
 int cmd_opt(const CliArgs *a);
+/* cmd_import.c — `kiln import model.onnx -o model.kiln` */
+int cmd_import(const CliArgs *a);
 
 /* args.c */
 /* Parses argv[0..argc) (after the command name) for c.  Returns 0 when the command should
@@ -107,6 +114,10 @@ int  cli_usage_error(const Command *c, const char *fmt, ...);
  * in d; *g may then still hold the invalid graph, whose arena the messages' locations
  * point into: free it (ir_graph_free) only after printing d. */
 int    cli_load(const char *path, Graph **g, Diag *d);
+/* Sets the --shape fixes cli_load applies to .onnx models (and rejects for other kinds):
+ * the CLI's one process-wide setting, made by dispatch before a command runs so every
+ * command's cli_load calls see it.  fix must outlive those calls; NULL, 0 = none. */
+void   cli_load_set_shapes(const OnnxShapeFix *fix, int nfix);
 /* Prints d's messages to stderr; if it holds no error, prints "kiln: error: <what>"
  * instead so a failure is never silent.  Returns EXIT_MODEL. */
 int    cli_fail(const Diag *d, const char *what);

@@ -238,9 +238,37 @@ fold(Imp *im, NodeId n)
     diag_free(&local);
 }
 
+/* Data movement that commutes with per-tensor dequantization: applied to a quantized
+ * tensor (Reshape or MaxPool between QLinear ops), it runs on the dequantized values and
+ * the result is quantized back with the same parameters, which gives back exactly the
+ * integers the ONNX op moves (an 8-bit q survives scale * (q - zero) and back). */
+static int
+requant_op(Op op)
+{
+    return op == OP_RESHAPE || op == OP_FLATTEN || op == OP_TRANSPOSE || op == OP_SLICE ||
+           op == OP_GATHER || op == OP_MAXPOOL;
+}
+
+static int
+emit_requant(Imp *im, Op op, const Attr *a, int nin, const ValueId *in, ValueId *out)
+{
+    Attr qa;
+    ir_attr_default(OP_QUANTIZE, &qa);
+    qa.quant.q = *imp_type(im, in[0])->quant;
+    ValueId v[2] = { imp_emit1(im, OP_DEQUANTIZE, in[0]), nin > 1 ? in[1] : 0 };
+    if (!v[0] || !(v[0] = imp_emit(im, op, a, nin, v)))
+        return -1;
+    *out = imp_emit(im, OP_QUANTIZE, &qa, 1, v);
+    return *out ? 0 : -1;
+}
+
 int
 imp_emit_n(Imp *im, Op op, const Attr *a, int nin, const ValueId *in, int nout, ValueId *out)
 {
+    const QuantParams *q0 = nin >= 1 && nin <= 2 ? imp_type(im, in[0])->quant : NULL;
+    if (q0 && q0->gran == QG_TENSOR && nout == 1 && requant_op(op) &&
+        !(nin == 2 && imp_type(im, in[1])->quant))
+        return emit_requant(im, op, a, nin, in, out);
     for (int k = 0; k < nin; k++) {
         KILN_ASSERT(in[k] != 0);
         int weight = k == 1 && (op == OP_MATMUL || op == OP_CONV2D);

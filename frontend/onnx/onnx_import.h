@@ -57,6 +57,24 @@ int  onnx_op_claimed(const char *domain, const char *op_type, int64_t opset);
 /* Writes the op table as a Markdown table (the generated part of doc/onnx.md). */
 void onnx_op_list(FILE *out);
 
+/* kiln_writer.c */
+/* The params of a graph written as .kiln source: what goes into its safetensors file. */
+typedef struct {
+    int          n;                  /* params */
+    const char **name;               /* full param names, in the graph's arena; malloc'd array */
+    kiln_view   *view;               /* their bytes, in the graph's storage or arena; malloc'd */
+} OnnxKilnParams;
+/* Writes g (a verified graph without fused epilogues or exits, e.g. a fresh ONNX import)
+ * as .kiln source (doc/language.md) to out.  Every constant becomes a `param` named after
+ * its value (sanitised to a dotted name of the language: "onnx::Conv_5" -> onnx__Conv_5,
+ * "layer1.0.conv1.weight" kept), loaded from `weights` (a safetensors path as the source
+ * writes it); quantized constants are stored dequantized and re-quantized by a quantize
+ * call.  Values, inputs and outputs get identifier names.  Fills *p for the caller to
+ * write the weights file (kiln_st_write).  0, or -1 with errors in d (p then empty).
+ * Free p with onnx_kiln_params_free in both cases. */
+int  onnx_kiln_write(Graph *g, const char *weights, FILE *out, OnnxKilnParams *p, Diag *d);
+void onnx_kiln_params_free(OnnxKilnParams *p);
+
 /* wire.c */
 /* Checks that buf[0..len) is well-formed protobuf wire format whose length-delimited
  * fields of the ONNX message types nest at most max_depth deep (protobuf-c itself has

@@ -14,7 +14,8 @@
 #include "onnx_internal.h"
 #include "util.h"
 
-/* Reads scale (operand ks, f32) and zero point (operand kz, i8/u8, optional = u8 0) as
+/* Reads scale (operand ks, f32) and zero point (operand kz, i8/u8, optional = 0 of type u8,
+ * or i8 when t, the tensor being dequantized, is i8) as
  * constants into q; per-axis along `axis` of a tensor of type t when scale is 1-D. */
 static int
 qparams(Imp *im, int ks, int kz, const TensorType *t, int64_t axis, QuantParams *q)
@@ -37,7 +38,8 @@ qparams(Imp *im, int ks, int kz, const TensorType *t, int64_t axis, QuantParams 
         return imp_fail(im, "%s: scale and zero point shapes differ", im->node->op_type);
     memset(q, 0, sizeof *q);
     q->bits = 8;
-    q->is_signed = zt && zt->dtype == DT_I8;
+    /* without a zero point: u8 when quantizing, the operand's own type when dequantizing */
+    q->is_signed = zt ? zt->dtype == DT_I8 : t->dtype == DT_I8;
     q->gran = n == 1 ? QG_TENSOR : QG_AXIS;    /* a 1-element 1-D scale is per tensor */
     if (q->gran == QG_AXIS) {
         if (axis < -t->rank || axis >= t->rank)

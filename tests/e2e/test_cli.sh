@@ -96,13 +96,13 @@ for p in shape-infer fold dce cse fuse memplan; do
     grep -q "$p" "$T/out" || fail "--list-passes does not list $p"
 done
 
-check "unsupported model formats are errors, exit 1"
+check "an empty .onnx and an unknown model format are errors, exit 1"
 : >"$T/m.onnx"
 expect_status 1 "$KILN" compile "$T/m.onnx" -o "$T/o/m.c"
-expect_err "onnx models are not supported yet"
+expect_err "empty file, expected an ONNX model"
 : >"$T/m.txt"
 expect_status 1 "$KILN" compile "$T/m.txt"
-expect_err "unknown model format '.txt' (expected .kiln or .kir)"
+expect_err "unknown model format '.txt' (expected .kiln, .kir or .onnx)"
 expect_status 1 "$KILN" compile --emit=llvm "$SRC/samples/mlp/mlp.kiln"
 expect_err "the LLVM backend is not implemented yet"
 [ ! -e "$T/o" ] || [ -z "$(ls -A "$T/o")" ] || fail "failed compile left files in $T/o"
