@@ -68,6 +68,14 @@ ir_storage_file(Graph *g, const char *path, const char *key, TensorType *t, SrcL
         .kind = STORE_FILE, .path = arena_strdup(g->arena, path), .key = arena_strdup(g->arena, key),
         .file = owned ? f : NULL, .data = v.data, .nbytes = v.nbytes,
     };
+    /* safetensors and .npy only promise byte alignment; everything that reads a constant
+     * through a typed pointer needs its element's alignment, so such a tensor is copied
+     * into the (16-byte aligned) arena.  The file reference stays for printing. */
+    if ((uintptr_t)v.data % kiln_dtype_size(v.dtype) != 0) {
+        void *copy = arena_alloc(g->arena, v.nbytes);
+        memcpy(copy, v.data, v.nbytes);
+        g->storage[s].data = copy;
+    }
     *t = ir_type_make((DType)v.dtype, v.rank, v.dims);
     return s;
 }

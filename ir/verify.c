@@ -223,6 +223,25 @@ check_sparse(Ver *v, const TensorType *t, const void *data, int64_t numel)
     }
 }
 
+/* Stored quantized values must lie in the range of their bit width. */
+static void
+check_quant_data(Ver *v, const TensorType *t, const void *data, int64_t numel)
+{
+    const QuantParams *q = t->quant;
+    if (q->bits < 2 || q->bits > 8)
+        return;                  /* reported by the type check */
+    int lo = q->is_signed ? -(1 << (q->bits - 1)) : 0;
+    int hi = q->is_signed ? (1 << (q->bits - 1)) - 1 : (1 << q->bits) - 1;
+    for (int64_t i = 0; i < numel; i++) {
+        int x = t->dtype == DT_I8 ? ((const int8_t *)data)[i] : ((const uint8_t *)data)[i];
+        if (x < lo || x > hi) {
+            bad(v, "quantized element %lld is %d, outside [%d, %d] for %d bits",
+                (long long)i, x, lo, hi, q->bits);
+            return;
+        }
+    }
+}
+
 static void
 check_const(Ver *v, const Node *nd)
 {
@@ -251,6 +270,8 @@ check_const(Ver *v, const Node *nd)
         return;
     }
     check_sparse(v, t, st->data, numel);
+    if (t->quant)
+        check_quant_data(v, t, st->data, numel);
 }
 
 /* ------------------------------------------------------------------ attributes */
@@ -574,6 +595,7 @@ check_node(Ver *v, NodeId n)
         check_const(v, nd);
     if (nd->op == OP_EXIT_IF && nd->nin > 0)
         check_exit(v, nd);
+
     if (v->nerr == before)      /* inference assumes what the checks above establish */
         check_inferred(v, nd);
     for (int k = 0; k < nd->nout; k++)
@@ -605,8 +627,16 @@ check_outputs(Ver *v)
     v->n = 0;
     for (int i = 0; i < v->g->noutput; i++) {
         const Output *o = &v->g->outputs[i];
+        const char *name = o->name ? o->name : "";
         if (!valid_value(v, o->value) || !v->defined[o->value])
-            bad(v, "output %d '%s' is not a defined value", i, o->name ? o->name : "");
+            bad(v, "output %d '%s' is not a defined value", i, name);
+        /* output names name files (`kiln run` writes <name>.npy) and API members */
+        if (!name[0] || name[0] == '.' || strchr(name, '/'))
+            bad(v, "output %d: name '%s' must be non-empty, not start with '.' and "
+                "contain no '/'", i, name);
+        for (int k = 0; k < i; k++)
+            if (v->g->outputs[k].name && strcmp(v->g->outputs[k].name, name) == 0)
+                bad(v, "output %d: name '%s' is already output %d", i, name, k);
     }
 }
 

@@ -312,8 +312,8 @@ wants(const char *opt, const char *pass)
     return opt && (strcmp(opt, "all") == 0 || strcmp(opt, pass) == 0);
 }
 
-static int
-check_print_option(const char *opt, const char *flag, Diag *d)
+int
+pass_print_option_check(const char *opt, const char *flag, Diag *d)
 {
     if (!opt || strcmp(opt, "all") == 0 || find_pass(opt))
         return 0;
@@ -391,8 +391,8 @@ pass_run_pipeline(Graph *g, const char *pipeline, const PassOptions *o, PassStat
     PassStats local = { 0 };
     if (!o)
         o = &defaults;
-    if (check_print_option(o->print_after, "--print-ir-after", d) < 0 ||
-        check_print_option(o->print_before, "--print-ir-before", d) < 0)
+    if (pass_print_option_check(o->print_after, "--print-ir-after", d) < 0 ||
+        pass_print_option_check(o->print_before, "--print-ir-before", d) < 0)
         return -1;
     Arena *a = arena_new();
     Step *steps;
@@ -412,6 +412,12 @@ pass_run_pipeline(Graph *g, const char *pipeline, const PassOptions *o, PassStat
     }
     if (o->time_passes && n > 0)
         time_report(stderr, pipeline, steps, ms, nrun);
+    /* the pipeline's result is always verified (STYLE.md §5: before codegen); with
+     * --verify-each the last pass's check already did it */
+    if (rc == 0 && n > 0 && !o->verify_each && ir_verify(g, d) != 0) {
+        diag_error(d, nowhere, "pipeline '%s': IR invalid after the pipeline", pipeline);
+        rc = -1;
+    }
     arena_free(pc.scratch);
     arena_free(a);
     return rc;

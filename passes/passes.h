@@ -77,6 +77,9 @@ int         pass_run_pipeline(Graph *g, const char *pipeline, const PassOptions 
                               PassStats *stats, Diag *d);
 /* Checks a pipeline string without running it: 0 = valid, else -1 with the error in d. */
 int         pass_pipeline_check(const char *pipeline, Diag *d);
+/* Checks a --print-ir-after/--print-ir-before value (a pass name or "all"; NULL is fine):
+ * 0, or -1 with "FLAG: unknown pass ..." in d. */
+int         pass_print_option_check(const char *opt, const char *flag, Diag *d);
 /* The -O0..-O3 pipelines (levels outside 0..3 are clamped). */
 const char *pass_pipeline_for_level(int level);
 /* The registry as a table, then the -O pipelines (for --list-passes). */

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "passes.h"
 #include "tools.h"
 
 /* How one option is spelled and described. */
@@ -194,6 +195,17 @@ is_ident(const char *s)
     return 1;
 }
 
+/* A pipeline or pass-name check that failed (rc != 0) is a usage error: prints the message
+ * of d and returns 1.  d is freed either way. */
+static int
+check_pass_words(const Command *c, int rc, Diag *d)
+{
+    if (rc != 0)
+        cli_usage_error(c, "%s", d->nmsg ? d->msg[0].msg : "bad pass name");
+    diag_free(d);
+    return rc != 0;
+}
+
 /* Stores option id with value v (NULL for flags) into a. */
 static int
 apply(const Command *c, CliArgs *a, OptId id, const char *v)
@@ -202,6 +214,8 @@ apply(const Command *c, CliArgs *a, OptId id, const char *v)
     static const char *const backends[] = { "interp", "c", NULL };
     static const char *const refs[] = { "interp", NULL };
     int64_t n;
+    Diag d;
+    diag_init(&d);
     switch (id) {
     case OPT_OUT:
         if (!*v)
@@ -209,15 +223,27 @@ apply(const Command *c, CliArgs *a, OptId id, const char *v)
         a->out = v;
         return 0;
     case OPT_EMIT:         a->emit = v; return 0;
-    case OPT_PASSES:       a->passes = v; return 0;
+    case OPT_PASSES:
+        if (check_pass_words(c, pass_pipeline_check(v, &d), &d))
+            return EXIT_USAGE;
+        a->passes = v;
+        return 0;
     case OPT_NAME:
         if (!is_ident(v))
             return cli_usage_error(c, "--name: expected a C identifier, got '%s'", v);
         a->prefix = v;
         return 0;
     case OPT_STATS:        a->stats = 1; return 0;
-    case OPT_PRINT_AFTER:  a->print_after = v; return 0;
-    case OPT_PRINT_BEFORE: a->print_before = v; return 0;
+    case OPT_PRINT_AFTER:
+        if (check_pass_words(c, pass_print_option_check(v, "--print-ir-after", &d), &d))
+            return EXIT_USAGE;
+        a->print_after = v;
+        return 0;
+    case OPT_PRINT_BEFORE:
+        if (check_pass_words(c, pass_print_option_check(v, "--print-ir-before", &d), &d))
+            return EXIT_USAGE;
+        a->print_before = v;
+        return 0;
     case OPT_PRINT_CHANGE: a->print_change = 1; return 0;
     case OPT_VERIFY_EACH:  a->verify_each = 1; return 0;
     case OPT_TIME_PASSES:  a->time_passes = 1; return 0;

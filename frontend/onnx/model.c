@@ -392,7 +392,12 @@ add_outputs(Imp *im, const Onnx__GraphProto *gp)
                                        onnx_dtype_name(tp->tensor_type->elem_type),
                                        ir_dtype_name(ir_value(im->g, v)->type.dtype));
         }
-        ir_graph_add_output(im->g, vi->name, v);
+        /* output names become file and member names: no folders, no hidden files */
+        char *oname = arena_strdup(im->g->arena, vi->name);
+        for (char *c = oname; *c; c++)
+            if (*c == '/' || (c == oname && *c == '.'))
+                *c = '_';
+        ir_graph_add_output(im->g, oname[0] ? oname : "output", v);
     }
     return 0;
 }

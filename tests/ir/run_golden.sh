@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/ir/run_golden.sh — runs one golden IR test: `kiln opt <case>.kir --verify-each ARGS`
 # with ARGS taken from the file's first line `# RUN: ARGS`, then compares stdout with
-# <case>.out (exit status 0 expected) or stderr with <case>.err (exit status 1 expected).
+# <case>.out (exit status 0 expected) or stderr with <case>.err (exit status 1 expected, or
+# 2 when the case's RUN arguments themselves are malformed: a bad pipeline is a usage error).
 # Usage: sh run_golden.sh <kiln> <case.kir>.  Exit 0 = pass, 1 = fail (diff -u shown).
 set -u
 set -f    # ARGS is split into words below but must never glob
@@ -39,6 +40,7 @@ rc=$?
 
 if [ -f "$base.err" ]; then
     want=1 expected=$base.err got=$tmp/stderr
+    [ "$rc" -eq 2 ] && want=2
 elif [ -f "$base.out" ]; then
     want=0 expected=$base.out got=$tmp/stdout
 else

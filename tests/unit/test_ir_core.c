@@ -186,6 +186,42 @@ test_storage_file(void)
     rmdir(dir);
 }
 
+/* A safetensors tensor at an odd byte offset is copied so typed reads are aligned. */
+static void
+test_storage_misaligned(void)
+{
+    char path[] = "/tmp/kiln_mis_XXXXXX";
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    const char *hdr = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[1,9]}}";
+    uint64_t hlen = strlen(hdr);
+    float w[2] = { 1.5f, -2.0f };
+    unsigned char buf[256];
+    memcpy(buf, &hlen, 8);                   /* little-endian host */
+    memcpy(buf + 8, hdr, hlen);
+    buf[8 + hlen] = 0;                       /* one byte before the tensor */
+    memcpy(buf + 8 + hlen + 1, w, sizeof w);
+    size_t n = 8 + hlen + 1 + sizeof w;
+    CU_ASSERT_EQUAL_FATAL(write(fd, buf, n), (ssize_t)n);
+    close(fd);
+    CU_ASSERT_NOT_EQUAL((8 + hlen + 1) % 4, 0);   /* the data really is misaligned */
+
+    Graph *g = ir_graph_new("m");
+    Diag d;
+    diag_init(&d);
+    TensorType t;
+    StorageId s = ir_storage_file(g, path, "w", &t, noloc, &d);
+    CU_ASSERT_NOT_EQUAL_FATAL(s, 0);
+    NodeId c = ir_const_new(g, &t, s, noloc);
+    const float *got = ir_const_data(g, c);
+    CU_ASSERT_EQUAL((uintptr_t)got % sizeof(float), 0);
+    CU_ASSERT_EQUAL(got[0], 1.5f);
+    CU_ASSERT_EQUAL(got[1], -2.0f);
+    diag_free(&d);
+    ir_graph_free(g);
+    unlink(path);
+}
+
 static void
 test_diag_print(void)
 {
@@ -222,6 +258,7 @@ static CU_TestInfo core_tests[] = {
     { "schedule", test_schedule },
     { "annotations", test_annot },
     { "file storage", test_storage_file },
+    { "misaligned file storage", test_storage_misaligned },
     { "diag print", test_diag_print },
     CU_TEST_INFO_NULL,
 };

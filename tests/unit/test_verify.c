@@ -184,6 +184,9 @@ static void edit_twice(Graph *g)
 static void edit_backptr(Graph *g) { ir_value(g, val(g, "ln"))->res = 1; }
 static void edit_input_type(Graph *g) { ir_value(g, g->inputs[0])->type.dtype = DT_NONE; }
 static void edit_output(Graph *g) { g->outputs[0].value = g->nvalue + 5; }
+static void edit_output_path(Graph *g) { g->outputs[0].name = "../escaped"; }
+static void edit_output_empty(Graph *g) { g->outputs[0].name = ""; }
+static void edit_output_dup(Graph *g) { ir_graph_add_output(g, "probs", g->outputs[0].value); }
 
 static void
 test_structure(void)
@@ -196,6 +199,10 @@ test_structure(void)
     expect_reject(edit_backptr, "result 0 (id ");
     expect_reject(edit_input_type, "graph @m: input 0 'x' has no type");
     expect_reject(edit_output, "graph @m: output 0 'probs' is not a defined value");
+    expect_reject(edit_output_path, "output 0: name '../escaped' must be non-empty, not "
+                  "start with '.' and contain no '/'");
+    expect_reject(edit_output_empty, "output 0: name '' must be non-empty");
+    expect_reject(edit_output_dup, "name 'probs' is already output 0");
 }
 
 /* ------------------------------------------------------------------ attributes */
@@ -287,6 +294,37 @@ static void edit_q_sign(Graph *g) { ir_value(g, val(g, "q"))->type.quant->is_sig
 static void edit_q_scale(Graph *g) { ir_value(g, val(g, "q"))->type.quant->scale[0] = -1; }
 static void edit_q_attr(Graph *g) { def(g, "q")->attr.quant.q.group = 3; }
 
+/* A quantized constant whose stored values exceed its bit width. */
+static void
+test_quant_const_range(void)
+{
+    Graph *g = ir_graph_new("m");
+    int8_t w[2] = { 100, 1 };
+    int64_t dims[1] = { 2 };
+    TensorType t = ir_type_make(DT_I8, 1, dims);
+    QuantParams *q = arena_alloc(g->arena, sizeof *q);
+    float scale = 0.5f;
+    int32_t zero = 0;
+    *q = (QuantParams){ .bits = 4, .is_signed = 1, .gran = QG_TENSOR, .nscale = 1,
+                        .scale = &scale, .zero = &zero };
+    t.quant = q;
+    NodeId c = ir_const_new(g, &t, ir_storage_mem(g, w, sizeof w), (SrcLoc){ 0 });
+    ir_graph_add_output(g, "w", ir_node_out(g, c, 0));
+    Diag d;
+    diag_init(&d);
+    CU_ASSERT_EQUAL(ir_verify(g, &d), -1);
+    CU_ASSERT_FATAL(d.nmsg > 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg[0].msg, "quantized element 0 is 100, outside [-8, 7] "
+                                                "for 4 bits"));
+    /* ir_storage_mem copied w: mend the copy, and the graph verifies */
+    ((int8_t *)g->storage[ir_node(g, c)->attr.cnst.storage].data)[0] = 7;
+    diag_free(&d);
+    diag_init(&d);
+    CU_ASSERT_EQUAL(ir_verify(g, &d), 0);
+    diag_free(&d);
+    ir_graph_free(g);
+}
+
 static void
 test_quant(void)
 {
@@ -360,6 +398,7 @@ static CU_TestInfo verify_tests[] = {
     { "attribute sanity", test_attributes },
     { "epilogues", test_epilogue },
     { "quantized types", test_quant },
+    { "quantized constant range", test_quant_const_range },
     { "sparse encodings and constants", test_sparse_const },
     { "exit_if and inferred types", test_exit_and_types },
     CU_TEST_INFO_NULL,
