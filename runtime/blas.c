@@ -21,6 +21,11 @@ static const char *const slow_cores[] = {
     "bulldozer", "piledriver", "steamroller", "nano", "generic",
 };
 
+/* OpenBLAS cores with AVX2 but not AVX-512 kernels: slow on an AVX-512 CPU (the SkylakeX
+ * kernels are about twice as fast there).  Zen is left out: AMD CPUs with AVX-512 run
+ * OpenBLAS's Zen kernels at nearly full speed. */
+static const char *const avx2_cores[] = { "haswell", "skylake" };
+
 static pthread_once_t check_once = PTHREAD_ONCE_INIT;
 
 const char *
@@ -45,6 +50,8 @@ check_core(void)
         feat = "avx512f";
     else if (__builtin_cpu_supports("avx2"))
         feat = "avx2";
+    for (size_t i = 0; i < sizeof avx2_cores / sizeof *avx2_cores && feat; i++)
+        slow |= strcmp(feat, "avx512f") == 0 && strcasecmp(core, avx2_cores[i]) == 0;
 #endif
     if (!slow || !feat)
         return;

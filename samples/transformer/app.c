@@ -6,8 +6,8 @@
  *      build/runtime/libkilnrt.a -lopenblas -lm -lpthread -o transformer_app
  *   ./transformer_app [DATA_DIR] [WEIGHTS.bin]
  *
- * The model in transformer.kiln is named `encoder`, which is the default prefix of the
- * generated API; a build with --name=transformer works too.  DATA_DIR (default .) holds
+ * The model in transformer.kiln is named `transformer`, the prefix of the generated API.
+ * DATA_DIR (default .) holds
  * x.npy (f32 [16,32]) and optionally expected_y.npy.  An argument ending in .bin is the
  * weights file of a --weights=external build.
  */
@@ -17,16 +17,6 @@
 #include <string.h>
 #include "transformer.h"
 
-#if defined(ENCODER_ARENA_BYTES)
-#define P(sym) encoder_##sym         /* prefix of the generated functions and types */
-#define ARENA_BYTES ENCODER_ARENA_BYTES
-#define ARENA_ALIGN ENCODER_ARENA_ALIGN
-#define X_NUMEL ENCODER_X_NUMEL
-#define Y_NUMEL ENCODER_Y_NUMEL
-#ifdef ENCODER_WEIGHTS_BYTES
-#define WEIGHTS_BYTES ENCODER_WEIGHTS_BYTES
-#endif
-#else
 #define P(sym) transformer_##sym
 #define ARENA_BYTES TRANSFORMER_ARENA_BYTES
 #define ARENA_ALIGN TRANSFORMER_ARENA_ALIGN
@@ -34,7 +24,6 @@
 #define Y_NUMEL TRANSFORMER_Y_NUMEL
 #ifdef TRANSFORMER_WEIGHTS_BYTES
 #define WEIGHTS_BYTES TRANSFORMER_WEIGHTS_BYTES
-#endif
 #endif
 
 /* Maps dir/name and parses it as .npy; returns the mapping (NULL after a message unless
