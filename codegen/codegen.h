@@ -123,7 +123,7 @@ typedef struct {
     CgOptions   opt;         /* options as given (strings owned by the caller) */
     char        hash[17];    /* FNV-1a 64 of printed IR + options + weights, 16 hex digits */
     int64_t     planned_bytes;  /* memplan's arena size */
-    int64_t     arena_bytes; /* planned + conv scratch, multiple of 64 */
+    int64_t     arena_bytes; /* planned + exit slots + conv scratch, multiple of 64 */
     int         nkernel;     /* scheduled kernels, in order */
     CgKernel   *kernel;
     int         nconst;      /* constants */

@@ -7,6 +7,13 @@
  * views (reshape, flatten) with offset -1, which alias their operand.  Conv scratch sits
  * after memplan's peak: each scratch is live only during its node, so one region of the
  * largest size serves all.  No emitter-specific text is produced here.
+ *
+ * Exits copy their returned values into the output buffers.  A value may be read from an
+ * output buffer that another copy of the same exit overwrites: the copies are ordered so
+ * that every read comes before the write, and when they form a cycle (outputs returned
+ * swapped) one output's main-path value moves to a slot of its own after memplan's peak,
+ * before the conv scratch; it is copied into its output buffer at the end of the main path
+ * like any output not written in place.  Arena: [planned | exit slots | conv scratch].
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -26,6 +33,8 @@ typedef struct {
     CgBuf    *loc;           /* placement per ValueId */
     int      *out_of;        /* output number a value is written into, -1 = none */
     int      *deq_of;        /* dequantized copy of a quantized constant, -1 = none yet */
+    int64_t  *slot_of;       /* per output: arena offset its values move to, -1 = none */
+    int64_t   slot_bytes;    /* bytes from planned_bytes to the end of the exit slots */
     const char **syms;       /* constant symbols handed out so far */
 } Lower;
 
@@ -360,7 +369,9 @@ static int
 place_result(Lower *L, const Node *nd, ValueId v)
 {
     const Value *val = &L->g->values[v];
-    if (L->out_of[v] >= 0)
+    if (L->out_of[v] >= 0 && L->slot_of[L->out_of[v]] >= 0)
+        L->loc[v] = (CgBuf){ CG_BUF_ARENA, 0, L->slot_of[L->out_of[v]] };
+    else if (L->out_of[v] >= 0)
         L->loc[v] = (CgBuf){ CG_BUF_OUTPUT, L->out_of[v], 0 };
     else if (val->offset >= 0)
         L->loc[v] = (CgBuf){ CG_BUF_ARENA, 0, val->offset };
@@ -485,30 +496,47 @@ check_supported(Lower *L, const Node *nd, const CgKernel *k)
 
 /* ------------------------------------------------------------------ exits */
 
-/* Orders copies so that ones reading an output buffer run before any copy overwrites it;
- * a cycle among them (outputs swapped) is reported. */
+/* 1: copy r reads the output buffer that copy w overwrites. */
+static int
+clobbers(const CgExitCopy *w, const CgExitCopy *r)
+{
+    return w != r && !w->skip && !r->skip && r->from.buf.kind == CG_BUF_OUTPUT &&
+           r->from.buf.index == w->to;
+}
+
+/* Orders copies so that each one reading an output buffer runs before the copy that
+ * overwrites it: repeatedly the first copy in output order whose target no pending copy
+ * still reads (deterministic).  place_slots() broke every cycle, so one is always ready. */
 static int
 order_copies(Lower *L, SrcLoc loc, CgExitCopy *c, int n)
 {
     CgExitCopy *tmp = malloc((size_t)(n ? n : 1) * sizeof *tmp);
-    if (!tmp)
+    char *done = calloc((size_t)(n ? n : 1), 1);
+    if (!tmp || !done)
         kiln_die("out of memory");
     int j = 0;
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < n; i++)
-            if ((c[i].from.buf.kind == CG_BUF_OUTPUT) == (pass == 0))
-                tmp[j++] = c[i];
-    memcpy(c, tmp, (size_t)n * sizeof *c);
+    while (j < n) {
+        int pick = -1;
+        for (int i = 0; i < n && pick < 0; i++) {
+            int ready = !done[i];
+            for (int k = 0; k < n && ready; k++)
+                ready = done[k] || !clobbers(&c[i], &c[k]);
+            if (ready)
+                pick = i;
+        }
+        if (pick < 0)
+            break;
+        done[pick] = 1;
+        tmp[j++] = c[pick];
+    }
+    if (j == n)
+        memcpy(c, tmp, (size_t)n * sizeof *c);
     free(tmp);
-    for (int i = 0; i < n; i++) {
-        if (c[i].skip || c[i].from.buf.kind != CG_BUF_OUTPUT)
-            continue;
-        for (int k = 0; k < i; k++)
-            if (!c[k].skip && c[k].to == c[i].from.buf.index) {
-                diag_error(L->d, loc, "returned values that swap output buffers are not "
-                           "supported by the C backend");
-                return -1;
-            }
+    free(done);
+    if (j < n) {
+        diag_error(L->d, loc, "returned values that swap output buffers were not given a "
+                   "slot of their own (codegen bug)");
+        return -1;
     }
     return 0;
 }
@@ -540,6 +568,90 @@ exit_lower(Lower *L, CgKernel *k, const Node *nd)
     k->ncopy = nd->nin - 1;
     k->copy = copies(L, nd->in + 1, k->ncopy, nd->loc);
     return k->copy ? 0 : -1;
+}
+
+/* Output buffer the kernels leave value v in (results(), place_result(): views with no
+ * offset alias their operand), -1 for any other buffer. */
+static int
+home_output(const Lower *L, ValueId v)
+{
+    const Graph *g = L->g;
+    for (;;) {
+        if (L->out_of[v] >= 0)
+            return L->slot_of[L->out_of[v]] >= 0 ? -1 : L->out_of[v];
+        const Value *val = &g->values[v];
+        if (!val->def)
+            return -1;
+        const Node *nd = &g->nodes[val->def];
+        if (nd->op == OP_CONST || !(op_flags[nd->op] & F_VIEW) || val->offset >= 0)
+            return -1;
+        v = nd->in[0];
+    }
+}
+
+/* Gives output s's main-path values an exit slot (64-byte aligned, after the plan). */
+static void
+add_slot(Lower *L, int s)
+{
+    const Value *val = &L->g->values[L->g->outputs[s].value];
+    int64_t bytes = numel_of(&val->type) * (int64_t)ir_dtype_size(val->type.dtype);
+    int64_t at = (L->m->planned_bytes + L->slot_bytes + 63) & ~(int64_t)63;
+    L->slot_of[s] = at;
+    L->slot_bytes = at + ((bytes + 63) & ~(int64_t)63) - L->m->planned_bytes;
+}
+
+/* Smallest output in a cycle of copies vals[i] -> output i, each reading the output buffer
+ * the next one writes; -1 when there is none.  src and mark have n entries. */
+static int
+find_cycle(const Lower *L, const ValueId *vals, int n, int *src, int *mark)
+{
+    for (int i = 0; i < n; i++) {
+        src[i] = home_output(L, vals[i]);
+        mark[i] = -1;
+    }
+    for (int i = 0; i < n; i++) {
+        int c = i;
+        /* follow "must run before the copy into src[c]" while that copy copies */
+        while (c >= 0 && mark[c] < 0) {
+            mark[c] = i;
+            int s = src[c];
+            c = s >= 0 && s != c && src[s] != s ? s : -1;
+        }
+        if (c < 0 || mark[c] != i)
+            continue;        /* ended, or joined a walk already known to end */
+        int low = c;
+        for (int k = src[c]; k != c; k = src[k])
+            low = k < low ? k : low;
+        return low;
+    }
+    return -1;
+}
+
+/* Breaks every cycle among the copies of each exit and of the main path's end by moving
+ * one output's values into an exit slot (which also drops every edge reading it). */
+static void
+place_slots(Lower *L)
+{
+    Graph *g = L->g;
+    int n = g->noutput;
+    int *src = malloc((size_t)(n + 1) * sizeof *src);
+    int *mark = malloc((size_t)(n + 1) * sizeof *mark);
+    ValueId *vals = malloc((size_t)(n + 1) * sizeof *vals);
+    if (!src || !mark || !vals)
+        kiln_die("out of memory");
+    for (uint32_t i = 0; i <= g->norder; i++) {
+        const Node *nd = i < g->norder ? &g->nodes[g->order[i]] : NULL;
+        if (nd && (nd->op != OP_EXIT_IF || nd->nin - 1 != n))
+            continue;        /* exit_lower() reports a wrong count */
+        for (int k = 0; k < n; k++)
+            vals[k] = nd ? nd->in[k + 1] : g->outputs[k].value;
+        int s;
+        while ((s = find_cycle(L, vals, n, src, mark)) >= 0)
+            add_slot(L, s);
+    }
+    free(src);
+    free(mark);
+    free(vals);
 }
 
 /* ------------------------------------------------------------------ kernels */
@@ -594,7 +706,7 @@ lower_node(Lower *L, CgKernel *k, NodeId n)
     if (nd->op == OP_CONV2D) {
         k->scratch_bytes = conv_scratch(k, nd);
         if (k->scratch_bytes > 0)
-            k->scratch_offset = L->m->planned_bytes;
+            k->scratch_offset = L->m->planned_bytes + L->slot_bytes;
     }
     k->kind = kind_of(k, nd);
     int err;
@@ -640,7 +752,7 @@ kernels(Lower *L)
         if (k->scratch_bytes > scratch)
             scratch = k->scratch_bytes;
     }
-    m->arena_bytes = m->planned_bytes + ((scratch + 63) & ~(int64_t)63);
+    m->arena_bytes = m->planned_bytes + L->slot_bytes + ((scratch + 63) & ~(int64_t)63);
     for (int i = 0; i < m->nkernel; i++)
         for (int j = 0; j < m->kernel[i].nin; j++)
             if (m->kernel[i].in[j].buf.kind == CG_BUF_CONST && m->kernel[i].kind != CK_NONE)
@@ -703,6 +815,9 @@ cg_lower(Graph *g, const CgOptions *o, Diag *d)
     L.loc = arena_alloc(m->arena, (size_t)g->nvalue * sizeof *L.loc);
     L.out_of = arena_alloc(m->arena, (size_t)g->nvalue * sizeof *L.out_of);
     L.deq_of = arena_alloc(m->arena, (size_t)g->nvalue * sizeof *L.deq_of);
+    L.slot_of = arena_alloc(m->arena, (size_t)(g->noutput + 1) * sizeof *L.slot_of);
+    for (int i = 0; i < g->noutput; i++)
+        L.slot_of[i] = -1;
     for (uint32_t v = 0; v < g->nvalue; v++)
         L.out_of[v] = L.deq_of[v] = -1;
     if (check_graph(&L) < 0)
@@ -711,7 +826,10 @@ cg_lower(Graph *g, const CgOptions *o, Diag *d)
     for (int i = 0; i < g->ninput; i++)
         L.loc[g->inputs[i]] = (CgBuf){ CG_BUF_INPUT, i, 0 };
     consts(&L);
-    if (outputs_map(&L) < 0 || kernels(&L) < 0)
+    if (outputs_map(&L) < 0)
+        goto fail;
+    place_slots(&L);
+    if (kernels(&L) < 0)
         goto fail;
     hash_module(m);
     return m;

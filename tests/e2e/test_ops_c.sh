@@ -33,7 +33,8 @@ done
 [ "$n" -gt 0 ] || fail "no op models in $SRC/tests/e2e/ops"
 
 # the exit models must take the path their names say
-for pair in "exit_taken 1" "exit_not_taken 0" "exit_output_reuse 3"; do
+for pair in "exit_taken 1" "exit_not_taken 0" "exit_output_reuse 3" "exit-swap 1" \
+            "exit-swap-notaken 0"; do
     set -- $pair
     check "$1: exit taken is $2"
     "$KILN" run "$SRC/tests/e2e/ops/$1.kir" --backend=c --seed 1 -o "$T/out" >"$T/log" 2>&1 ||

@@ -260,6 +260,67 @@ test_exit_copies(void)
     ir_graph_free(g);
 }
 
+/* Position of the copy into output `to` in an exit's (or the main path's end's) order. */
+static int
+copy_pos(const CgExitCopy *c, int n, int to)
+{
+    for (int i = 0; i < n; i++)
+        if (c[i].to == to)
+            return i;
+    CU_FAIL_FATAL("no copy into that output");
+    return -1;
+}
+
+/* Exits returning the outputs rearranged: a chain is ordered (each read before the write
+ * that clobbers it), a swap moves the lowest output of the cycle to an arena slot after
+ * the plan, copied into its buffer at the end of the main path. */
+static void
+test_exit_swap(void)
+{
+    Graph *g = build("graph @sw(%x: f32[4]) -> (p = %a, q = %b, r = %c, w = %d) {\n"
+                     "  %a = relu(%x)\n  %b = neg(%x)\n  %c = exp(%x)\n  %d = abs(%x)\n"
+                     "  %s = reduce_max(%x)\n  %t = const dense<[0.5]> : f32[]\n"
+                     "  %k = greater(%s, %t)\n"
+                     "  exit_if(%k, %a, %c, %c, %b) {index = 1}\n"   /* chain: w <- q <- r */
+                     "  exit_if(%k, %b, %a, %c, %d) {index = 2}\n"   /* swap p, q */
+                     "  exit_if(%k, %c, %a, %b, %d) {index = 3}\n"   /* rotate p, q, r */
+                     "  return\n}\n", "shape-infer,memplan");
+    CU_ASSERT_FATAL(g != NULL);
+    Diag d;
+    diag_init(&d);
+    CgModule *m = cg_lower(g, NULL, &d);
+    if (!m)
+        diag_print(&d, stderr);
+    CU_ASSERT_FATAL(m != NULL);
+    /* swap p, q: p's value (a) moves to a slot right after the plan */
+    const CgKernel *relu = kernel_of(m, OP_RELU, 0);
+    CU_ASSERT_EQUAL(relu->out[0].buf.kind, CG_BUF_ARENA);
+    CU_ASSERT_EQUAL(relu->out[0].buf.offset, m->planned_bytes);
+    CU_ASSERT_EQUAL(m->arena_bytes, m->planned_bytes + 64);
+    CU_ASSERT_EQUAL(kernel_of(m, OP_NEG, 0)->out[0].buf.kind, CG_BUF_OUTPUT);
+    const CgExitCopy *f0 = &m->final[copy_pos(m->final, m->nfinal, 0)];
+    CU_ASSERT_FALSE(f0->skip);
+    CU_ASSERT_EQUAL(f0->from.buf.kind, CG_BUF_ARENA);
+    CU_ASSERT_EQUAL(f0->from.buf.offset, m->planned_bytes);
+    for (int to = 1; to < 4; to++)
+        CU_ASSERT_TRUE(m->final[copy_pos(m->final, m->nfinal, to)].skip);
+    /* chain: w reads output q before q is overwritten (q reads r, which stays) */
+    const CgKernel *e1 = kernel_of(m, OP_EXIT_IF, 0);
+    CU_ASSERT_TRUE(copy_pos(e1->copy, e1->ncopy, 3) < copy_pos(e1->copy, e1->ncopy, 1));
+    CU_ASSERT_TRUE(e1->copy[copy_pos(e1->copy, e1->ncopy, 2)].skip);
+    /* the swap reads a from its slot and b before output q is overwritten */
+    const CgKernel *e2 = kernel_of(m, OP_EXIT_IF, 1);
+    CU_ASSERT_EQUAL(e2->copy[copy_pos(e2->copy, e2->ncopy, 1)].from.buf.kind, CG_BUF_ARENA);
+    CU_ASSERT_TRUE(copy_pos(e2->copy, e2->ncopy, 0) < copy_pos(e2->copy, e2->ncopy, 1));
+    /* with a in the arena the rotation is a chain: no second slot */
+    const CgKernel *e3 = kernel_of(m, OP_EXIT_IF, 2);
+    CU_ASSERT_TRUE(copy_pos(e3->copy, e3->ncopy, 0) < copy_pos(e3->copy, e3->ncopy, 2));
+    CU_ASSERT_TRUE(copy_pos(e3->copy, e3->ncopy, 2) < copy_pos(e3->copy, e3->ncopy, 1));
+    cg_module_free(m);
+    diag_free(&d);
+    ir_graph_free(g);
+}
+
 static void
 test_conv_scratch(void)
 {
@@ -734,6 +795,29 @@ test_run_exit(void)
     run_against_interp(text, "shape-infer,memplan", 0, 1);
 }
 
+/* Exits returning the outputs swapped and rotated (taken or not) match the interpreter. */
+static void
+test_run_exit_swap(void)
+{
+    static const char *const fmt =
+        "graph @sw(%%x: f32[2,4]) -> (p = %%a, q = %%b, r = %%c) {\n"
+        "  %%a = relu(%%x)\n  %%b = neg(%%x)\n  %%c = exp(%%x)\n"
+        "  %%s = reduce_sum(%%x)\n  %%t = const dense<[%s]> : f32[]\n"
+        "  %%k = greater(%%s, %%t)\n  %%u = const dense<[%s]> : f32[]\n"
+        "  %%l = greater(%%s, %%u)\n"
+        "  exit_if(%%k, %%b, %%c, %%a) {index = 1}\n"
+        "  exit_if(%%l, %%b, %%a, %%c) {index = 2}\n  return\n}\n";
+    static const char *const thr[3][2] = {
+        { "-1000.0", "1000.0" }, { "1000.0", "-1000.0" }, { "1000.0", "1000.0" },
+    };
+    char text[1024];
+    for (int i = 0; i < 3; i++) {   /* exit 1 taken, exit 2 taken, main path */
+        snprintf(text, sizeof text, fmt, thr[i][0], thr[i][1]);
+        run_against_interp(text, i ? "shape-infer,memplan" :
+                           "shape-infer,fold,dce,cse,fuse,memplan", 0, 1);
+    }
+}
+
 /* Big elementwise loops and conv epilogues go through kiln_parallel_for: run on 3 threads. */
 static void
 test_run_threads(void)
@@ -849,6 +933,7 @@ static CU_TestInfo lower_tests[] = {
     { "placement of inputs, consts, outputs", test_placement },
     { "view chain into an output", test_view_chain_output },
     { "exit copies", test_exit_copies },
+    { "exit copies out of swapped outputs", test_exit_swap },
     { "conv scratch", test_conv_scratch },
     { "matmul facts", test_matmul_facts },
     { "symbol names", test_names },
@@ -869,6 +954,7 @@ static CU_TestInfo compiled_tests[] = {
     { "gcc and clang -Werror", test_compiles_warning_free },
     { "tiny model vs interpreter", test_run_tiny },
     { "exit taken / not taken", test_run_exit },
+    { "exit with swapped outputs", test_run_exit_swap },
     { "threads", test_run_threads },
     { "run-time errors", test_run_error },
     { "two models in one app", test_two_models_one_app },
