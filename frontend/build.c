@@ -335,7 +335,9 @@ static int
 annot_arg(Builder *b, const Ast *named, AnnotArg *out)
 {
     const Ast *v = named->lhs;
-    *out = (AnnotArg){ .key = named->name };
+    /* positional: @sparse(2:4) means pattern=2:4, @exit(0.9) means value=0.9 */
+    const char *key = named->name ? named->name : v->kind == AST_RATIO ? "pattern" : "value";
+    *out = (AnnotArg){ .key = key };
     if (v->kind == AST_NUM)
         out->num = v->num;
     else if (v->kind == AST_UNARY && v->lhs->kind == AST_NUM)
@@ -349,7 +351,7 @@ annot_arg(Builder *b, const Ast *named, AnnotArg *out)
                                 (long long)v->count);
     else {
         b_error(b, v->loc, "annotation argument '%s': expected a number, name, string or n:m",
-                named->name);
+                key);
         return -1;
     }
     return 0;

@@ -61,7 +61,7 @@ static void fe_yyerror(SrcLoc *loc, yyscan_t scanner, FeParse *ps, const char *m
 %token RETURN "return" EXIT "exit" IF "if" REPEAT "repeat" ARROW "->" EQ "=="
 
 /* Nonterminals build arena AST nodes, or malloc'd lists (see %destructor). */
-%nterm <Ast *> decl stmt annotation annot_arg annot_val expr primary num lit type dotted
+%nterm <Ast *> decl stmt annotation annot_arg annot_val annot_pos expr primary num lit type dotted
 %nterm <Ast *> arg input named ident word inst keyword_or_ident
 %nterm <AstList *> decls body idents ident_list inputs input_list args arg_list
 %nterm <AstList *> lits lit_list named_list annot_args targets
@@ -186,11 +186,15 @@ annot_args:
 ;
 annot_arg:
   IDENT '=' annot_val           { $$ = ast_named(ps, @$, $1, $3); }
+| annot_pos                     { $$ = ast_named(ps, @$, NULL, $1); }  /* key chosen in build.c */
 ;
 annot_val:
-  lit
+  annot_pos
 | STRING                        { $$ = ast_string(ps, @$, $1); }
 | IDENT                         { $$ = ast_name(ps, @$, $1); }
+;
+annot_pos:                      /* a value that may also stand without a key */
+  lit
 | INT ':' INT                   { $$ = ast_ratio(ps, @$, $1, $3); }
 ;
 

@@ -479,6 +479,35 @@ test_annotations(void)
     ir_graph_free(g);
 }
 
+/* Positional annotation arguments: n:m is stored as pattern, a number as value. */
+static void
+test_annotation_positional(void)
+{
+    Graph *g = parse("model m(x: f32[4]) -> (y) {\n"
+                     "  @sparse(2:4)\n"
+                     "  let a = relu(x)\n"
+                     "  @exit(-0.5, bits=8, 1:2)\n"
+                     "  let y = relu(a)\n"
+                     "  return (y = y)\n"
+                     "}\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    const Annot *sp = ir_node_annot(g, g->values[value_named(g, "a")].def, "sparse");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
+    CU_ASSERT_EQUAL_FATAL(sp->narg, 1);
+    CU_ASSERT_STRING_EQUAL(sp->arg[0].key, "pattern");
+    CU_ASSERT_STRING_EQUAL(sp->arg[0].str, "2:4");
+    const Annot *ex = ir_node_annot(g, g->values[value_named(g, "y")].def, "exit");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ex);
+    CU_ASSERT_EQUAL_FATAL(ex->narg, 3);
+    CU_ASSERT_STRING_EQUAL(ex->arg[0].key, "value");
+    CU_ASSERT_EQUAL(ex->arg[0].num, -0.5);
+    CU_ASSERT_PTR_NULL(ex->arg[0].str);
+    CU_ASSERT_STRING_EQUAL(ex->arg[1].key, "bits");
+    CU_ASSERT_STRING_EQUAL(ex->arg[2].key, "pattern");
+    CU_ASSERT_STRING_EQUAL(ex->arg[2].str, "1:2");
+    ir_graph_free(g);
+}
+
 static void
 test_layers(void)
 {
@@ -874,6 +903,7 @@ static CU_TestInfo construct_tests[] = {
     { "literals", test_literals },
     { "attributes", test_attributes },
     { "annotations", test_annotations },
+    { "positional annotation arguments", test_annotation_positional },
     { "nested layers and weight sharing", test_layers },
     { "repeat", test_repeat },
     { "weight sources", test_weight_sources },

@@ -1015,6 +1015,37 @@ test_print_all(void)
     ir_graph_free(g);
 }
 
+/* A 100000-step chain of relu and add(acc, x) lands in its first node in one pass; fusion
+ * was quadratic in the chain length (this took minutes), now it is linear. */
+static void
+test_fuse_long_chain(void)
+{
+    enum { STEPS = 100000 };
+    Graph *g = ir_graph_new("t");
+    ValueId x = input(g, "x", f32(1, 4, 0));
+    ValueId v = node(g, OP_EXP, 1, x, 0, f32(1, 4, 0), "h"), h = v;
+    for (int i = 0; i < STEPS; i++)
+        v = i % 2 ? node(g, OP_ADD, 2, v, x, f32(1, 4, 0), NULL)
+                  : node(g, OP_RELU, 1, v, 0, f32(1, 4, 0), NULL);
+    ir_graph_add_output(g, "y", v);
+    PassStats st = { 0 };
+    Diag d;
+    diag_init(&d);
+    CU_ASSERT_EQUAL_FATAL(run(g, "fuse", &st, &d), 0);
+    CU_ASSERT_EQUAL(pass_stats_get(&st, "fuse", "fused"), STEPS);
+    CU_ASSERT_EQUAL(live_nodes(g), 1);
+    Node *hn = def_of(g, h);
+    CU_ASSERT_EQUAL_FATAL(hn->nepi, STEPS);
+    CU_ASSERT_EQUAL_FATAL(hn->nin, 1 + STEPS / 2);
+    CU_ASSERT_EQUAL(hn->epi[1].op, OP_ADD);
+    CU_ASSERT_EQUAL(hn->epi[1].arg, 1);
+    CU_ASSERT_EQUAL(hn->epi[STEPS - 1].arg, STEPS / 2);
+    CU_ASSERT_EQUAL(hn->in[STEPS / 2], x);
+    CU_ASSERT_EQUAL(g->outputs[0].value, h);
+    diag_free(&d);
+    ir_graph_free(g);
+}
+
 static CU_TestInfo manager_tests[] = {
     { "good pipelines", test_pipeline_good },
     { "bad pipelines", test_pipeline_bad },
@@ -1039,6 +1070,7 @@ static CU_TestInfo pass_tests[] = {
     { "fuse matmul bias relu", test_fuse_matmul_bias_relu },
     { "fuse blocked", test_fuse_blocked },
     { "fuse chain", test_fuse_chain },
+    { "fuse long chain", test_fuse_long_chain },
     CU_TEST_INFO_NULL,
 };
 
