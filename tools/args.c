@@ -24,7 +24,7 @@ static const OptSpec spec[OPT_COUNT] = {
     [OPT_OUT]          = { NULL, 'o', "PATH", "-o PATH",
                            "output file (compile, opt) or folder (run)" },
     [OPT_EMIT]         = { "--emit", 0, "KIND", "--emit=KIND",
-                           "what to write: c (default for compile), ir or dot" },
+                           "c (default; obj when -o ends in .o), obj, asm, llvm, ir or dot" },
     [OPT_OLEVEL]       = { NULL, 'O', NULL, "-O0 .. -O3",
                            "optimisation level (default -O2)" },
     [OPT_PASSES]       = { "--passes", 0, "PIPELINE", "--passes=PIPELINE",
@@ -51,14 +51,24 @@ static const OptSpec spec[OPT_COUNT] = {
                            "list the available passes and pipelines, then exit" },
     [OPT_INPUT]        = { "--input", 0, "NAME=FILE", "--input NAME=FILE.npy",
                            "value of input NAME (repeatable); others are seeded random" },
-    [OPT_BACKEND]      = { "--backend", 0, "NAME", "--backend=interp|c",
-                           "reference interpreter (default) or compiled C" },
+    [OPT_BACKEND]      = { "--backend", 0, "NAME", "--backend=interp|c|llvm",
+                           "reference interpreter (default), compiled C or LLVM JIT" },
     [OPT_SEED]         = { "--seed", 0, "N", "--seed N",
                            "seed of the random inputs (default 0)" },
     [OPT_COMPARE]      = { "--compare", 0, "REF", "--compare=interp",
                            "also run the interpreter, compare every output (exit 1 if not)" },
     [OPT_THREADS]      = { "--threads", 0, "N", "--threads N",
                            "threads of the run (C backend: a kiln_pool of N threads; interp: 1)" },
+    [OPT_TARGET]       = { "--target", 0, "TRIPLE", "--target=TRIPLE",
+                           "LLVM target triple (default: the host), e.g. aarch64-linux-gnu" },
+    [OPT_MCPU]         = { "-mcpu", 0, "CPU", "-mcpu=CPU",
+                           "LLVM target CPU (default: the host's, generic for --target)" },
+    [OPT_MATTR]        = { "-mattr", 0, "FEATURES", "-mattr=FEATURES",
+                           "LLVM target features, e.g. +avx2,-fma (default: the host's)" },
+    [OPT_RELOC]        = { "--reloc", 0, "MODEL", "--reloc=pic|static",
+                           "relocation model of LLVM objects (default pic)" },
+    [OPT_DEBUG]        = { NULL, 'g', NULL, "-g",
+                           "LLVM objects: DWARF line tables mapping code to model lines" },
     [OPT_SHAPE]        = { "--shape", 0, "NAME=DIMS", "--shape NAME=DIMS",
                            "fix a .onnx input's shape: input=1x3x224x224 (repeatable)" },
 };
@@ -211,7 +221,8 @@ static int
 apply(const Command *c, CliArgs *a, OptId id, const char *v)
 {
     static const char *const weights[] = { "embed", "external", NULL };
-    static const char *const backends[] = { "interp", "c", NULL };
+    static const char *const backends[] = { "interp", "c", "llvm", NULL };
+    static const char *const relocs[] = { "pic", "static", NULL };
     static const char *const refs[] = { "interp", NULL };
     int64_t n;
     Diag d;
@@ -279,6 +290,15 @@ apply(const Command *c, CliArgs *a, OptId id, const char *v)
             return EXIT_USAGE;
         a->threads = (int)n;
         return 0;
+    case OPT_TARGET:       a->target = v; return 0;
+    case OPT_MCPU:         a->mcpu = v; return 0;
+    case OPT_MATTR:        a->mattr = v; return 0;
+    case OPT_RELOC:
+        if (one_of(c, "--reloc", v, relocs))
+            return EXIT_USAGE;
+        a->reloc_static = strcmp(v, "static") == 0;
+        return 0;
+    case OPT_DEBUG:        a->debug = 1; return 0;
     default:
         return cli_usage_error(c, "internal: unhandled option %d", (int)id);
     }
@@ -343,6 +363,8 @@ parse_short(const Command *c, int argc, char **argv, int *i, CliArgs *a)
         a->olevel = arg[2] - '0';
         return 0;
     }
+    if (!spec[id].metavar)     /* a one-letter flag: -g */
+        return arg[2] ? cli_usage_error(c, "unknown option '%s'", arg) : apply(c, a, id, NULL);
     if (arg[2])
         return apply(c, a, id, arg + 2);
     if (*i + 1 >= argc)
@@ -365,6 +387,8 @@ cli_args_parse(const Command *c, int argc, char **argv, CliArgs *a)
             only_positional = 1;
         else if (!only_positional && arg[0] == '-' && arg[1] == '-')
             st = parse_long(c, argc, argv, &i, a);
+        else if (!only_positional && strncmp(arg, "-m", 2) == 0)
+            st = parse_long(c, argc, argv, &i, a);     /* -mcpu=, -mattr= (LLVM style) */
         else if (!only_positional && arg[0] == '-' && arg[1])
             st = parse_short(c, argc, argv, &i, a);
         else if (a->model)

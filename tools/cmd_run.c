@@ -134,8 +134,9 @@ print_outputs(const Run *r, const char *dir)
 static int
 execute(Run *r, const CliArgs *a, Diag *d)
 {
-    int is_c = strcmp(a->backend, "c") == 0;
-    const char *pipeline = a->passes || a->olevel >= 0 || is_c ? cli_pipeline_string(a, 2)
+    int is_c = strcmp(a->backend, "c") == 0, is_llvm = strcmp(a->backend, "llvm") == 0;
+    const char *pipeline = a->passes || a->olevel >= 0 || is_c || is_llvm
+                           ? cli_pipeline_string(a, 2)
                                                               : "shape-infer";
     if (cli_load(a->model, &r->g, d) != 0)
         return -1;
@@ -149,6 +150,8 @@ execute(Run *r, const CliArgs *a, Diag *d)
         return -1;
     if (is_c)
         return cli_run_c(r->g, a, r->in, r->out, &r->exit_taken, d);
+    if (is_llvm)
+        return cli_run_llvm(r->g, a, r->in, r->out, &r->exit_taken, d);
     return ir_interp_run(r->g, r->in, r->out, &r->exit_taken, d);
 }
 

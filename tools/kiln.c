@@ -12,11 +12,12 @@
 
 static const OptId compile_opts[] = {
     OPT_OUT, OPT_EMIT, OPT_OLEVEL, PIPELINE_OPTS, OPT_NAME, OPT_WEIGHTS, OPT_STATS,
-    OPT_MAX_ARENA, OPT_LIST_PASSES, OPT_SHAPE, OPT_HELP, OPT_NONE,
+    OPT_MAX_ARENA, OPT_LIST_PASSES, OPT_SHAPE, OPT_TARGET, OPT_MCPU, OPT_MATTR, OPT_RELOC,
+    OPT_DEBUG, OPT_HELP, OPT_NONE,
 };
 static const OptId run_opts[] = {
     OPT_INPUT, OPT_OUT, OPT_BACKEND, OPT_SEED, OPT_OLEVEL, PIPELINE_OPTS, OPT_MAX_ARENA,
-    OPT_COMPARE, OPT_THREADS, OPT_SHAPE, OPT_HELP, OPT_NONE,
+    OPT_COMPARE, OPT_THREADS, OPT_SHAPE, OPT_MCPU, OPT_MATTR, OPT_HELP, OPT_NONE,
 };
 static const OptId dump_opts[] = {
     OPT_OLEVEL, OPT_EMIT, PIPELINE_OPTS, OPT_MAX_ARENA, OPT_SHAPE, OPT_HELP, OPT_NONE,
@@ -34,13 +35,17 @@ const Command cli_commands[] = {
       "-o out/mlp.c writes out/mlp.c and out/mlp.h (and out/mlp.bin with --weights=external),\n"
       "creating the folder if needed; -o out/ means out/<model name>.c; the default is\n"
       "<model name>.c in the current folder.  With --emit=ir|dot, -o - writes to stdout.\n"
-      "Files appear only when everything succeeded.  IR dumps go to stderr.",
+      "Files appear only when everything succeeded.  IR dumps go to stderr.\n"
+      "-o out/mlp.o (or --emit=obj) compiles with LLVM instead: out/mlp.o and out/mlp.h,\n"
+      "ABI-identical to the C backend's, for the host or --target (with -mcpu, -mattr,\n"
+      "--reloc, -g); --emit=asm writes assembly, --emit=llvm LLVM IR (annotated !kiln.op).",
       compile_opts, cmd_compile },
     { "run", "MODEL [options]",
       "Run a model on .npy inputs (others seeded random) and write <output>.npy files.",
       "The default backend is the reference interpreter (after shape-infer, or the pipeline\n"
       "given with -O/--passes); --backend=c compiles the model with $CC (default cc) against\n"
-      "libkilnrt and runs it (default -O2).  -o names the output folder (default .).",
+      "libkilnrt and runs it (default -O2); --backend=llvm compiles it in process with the\n"
+      "LLVM JIT (no compiler needed).  -o names the output folder (default .).",
       run_opts, cmd_run },
     { "dump", "MODEL [options]",
       "Print a model's IR (or Graphviz with --emit=dot) after the pipeline (default -O2).",

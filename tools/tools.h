@@ -39,6 +39,11 @@ typedef enum {
     OPT_SEED,                /* --seed N */
     OPT_COMPARE,             /* --compare=interp */
     OPT_THREADS,             /* --threads N */
+    OPT_TARGET,              /* --target=TRIPLE (LLVM backend) */
+    OPT_MCPU,                /* -mcpu=CPU (LLVM backend) */
+    OPT_MATTR,               /* -mattr=FEATURES (LLVM backend) */
+    OPT_RELOC,               /* --reloc=pic|static (LLVM backend) */
+    OPT_DEBUG,               /* -g (LLVM backend) */
     OPT_SHAPE,               /* --shape NAME=DIMS (repeatable; .onnx models) */
     OPT_COUNT
 } OptId;
@@ -72,6 +77,11 @@ typedef struct {
     uint64_t    seed;        /* --seed; 0 by default */
     const char *compare;     /* --compare; NULL = no comparison */
     int         threads;     /* --threads; 1 by default */
+    const char *target;      /* --target; NULL = the host */
+    const char *mcpu;        /* -mcpu; NULL = the host CPU (or generic for --target) */
+    const char *mattr;       /* -mattr; NULL = the host's features (or none for --target) */
+    int         reloc_static;/* --reloc=static; 0 = position-independent code */
+    int         debug;       /* -g: DWARF line tables in LLVM objects */
     OnnxShapeFix *shape;     /* --shape, in command-line order; malloc-owned, names point
                                 into argv */
     int         nshape;
@@ -187,5 +197,12 @@ int  cli_compare(const Graph *g, const IrTensor *got, int got_exit, const IrTens
  * then dies of that signal after cleaning up).  0 or -1 (error in d). */
 int cli_run_c(Graph *g, const CliArgs *a, const IrTensor *inputs, IrTensor *outputs,
               int *exit_taken, Diag *d);
+
+/* llvmbackend.c — `kiln run --backend=llvm` */
+/* JIT-compiles g (shape-inferred, memplanned) in process with the LLVM emitter (-O level
+ * of a, default 2; -mcpu/-mattr), runs it on inputs (g->ninput tensors) with a->threads
+ * threads and fills outputs (data malloc'd).  0 or -1 (error in d). */
+int cli_run_llvm(Graph *g, const CliArgs *a, const IrTensor *inputs, IrTensor *outputs,
+                 int *exit_taken, Diag *d);
 
 #endif
