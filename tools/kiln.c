@@ -31,7 +31,7 @@ static const OptId opt_opts[] = {
 
 const Command cli_commands[] = {
     { "compile", "MODEL [options]",
-      "Compile a .kiln, .kir or .onnx model to C (.c and .h), or write its optimised IR or graph.",
+      "Compile a .kiln, .kir or .onnx model to C (.c) or an LLVM object (.o), with its .h; or write its IR or graph.",
       "-o out/mlp.c writes out/mlp.c and out/mlp.h (and out/mlp.bin with --weights=external),\n"
       "creating the folder if needed; -o out/ means out/<model name>.c; the default is\n"
       "<model name>.c in the current folder.  With --emit=ir|dot, -o - writes to stdout.\n"
@@ -70,7 +70,7 @@ main_help(FILE *out)
 {
     fputs("usage: kiln <command> [options]\n\n"
           "kiln compiles neural-network models written in the kiln graph language (.kiln),\n"
-          "kiln text IR (.kir) or ONNX (.onnx) ahead of time into dependency-light C.\n\n"
+          "kiln text IR (.kir) or ONNX (.onnx) ahead of time into dependency-light C or objects.\n\n"
           "commands:\n", out);
     for (const Command *c = cli_commands; c->name; c++)
         fprintf(out, "  %-9s %s\n", c->name, c->summary);
