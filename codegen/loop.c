@@ -240,12 +240,6 @@ lb_load(LB *b, LpBufKind kind, int index, LpVal idx)
     return let(b, v);
 }
 
-static int
-is_compare(Op op)
-{
-    return op == OP_EQUAL || op == OP_LESS || op == OP_GREATER;
-}
-
 /* The op/type pairs every emitter implements (loop.h lists their semantics). */
 static int
 supported(Op op, LpType t)
@@ -276,7 +270,7 @@ lb_op(LB *b, Op op, const Attr *at, LpVal x, LpVal y)
         return x;
     }
     KILN_ASSERT(!y || lb_type(b, y) == t);
-    LpVal v = new_val(b, LV_OP, is_compare(op) ? DT_BOOL : t);
+    LpVal v = new_val(b, LV_OP, (op_flags[op] & F_CMP) ? DT_BOOL : t);
     LoopVal *lv = &b->n.val[v];
     lv->op = op;
     if (at)
