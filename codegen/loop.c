@@ -244,8 +244,8 @@ lb_load(LB *b, LpBufKind kind, int index, LpVal idx)
 static int
 supported(Op op, LpType t)
 {
-    if (t == DT_F32)
-        return op_flags[op] & F_ELTWISE;
+    if (t == DT_F32)       /* mod is built from fmod by the lowering (loop_ops.c) */
+        return (op_flags[op] & F_ELTWISE) && op != OP_MOD;
     if (t == LT_F64)
         return op == OP_ADD || op == OP_SUB || op == OP_MUL || op == OP_DIV || op == OP_EXP ||
                op == OP_LOG;
@@ -319,7 +319,7 @@ lb_qround(LB *b, LpVal r, LpVal zero, LpType to, int64_t lo, int64_t hi)
 int
 lb_for(LB *b, int64_t extent)
 {
-    KILN_ASSERT(extent >= 1);
+    KILN_ASSERT(extent >= 0);           /* 0: an empty operand, a zero-trip loop */
     int s = new_stmt(b, LS_FOR);
     b->n.stmt[s].extent = extent;
     return s;

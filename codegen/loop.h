@@ -30,18 +30,23 @@
  *
  * Semantics of scalar ops (exactly what the C backend printed before the loop form, which
  * follows ir/interp.c; f32 math is done in f32 except where an LT_F64 value is used):
- * - LV_OP on f32: add sub mul div pow neg abs exp log sqrt erf tanh as C's float
- *   functions; rsqrt 1/sqrtf(x); relu x>0?x:0; leaky_relu x<0 ? a*x : x (a = attr.scalar.a);
+ * - LV_OP on f32: add sub mul div pow fmod neg abs exp log sqrt erf tanh as C's float
+ *   functions (mod never reaches an emitter: loop_ops.c builds it from fmod);
+ *   rsqrt 1/sqrtf(x); relu x>0?x:0; leaky_relu x<0 ? a*x : x (a = attr.scalar.a);
  *   relu6 x<0?0:x>6?6:x; clip x<lo?lo:x>hi?hi:x (attr.scalar a, b); sigmoid
  *   1/(1+expf(-x)); silu x/(1+expf(-x)); hardswish x*relu6(x+3)/6; gelu erf form
  *   0.5*x*(1+erff(x/1.41421356237309515)), tanh form (attr.gelu.tanh_approx)
  *   0.5*x*(1+tanhf(0.7978845608028654*(x+0.044715*x*x*x))); equal less greater give
- *   LT_BOOL.
+ *   LT_BOOL; floor ceil sin cos tan asin acos atan sinh cosh asinh acosh atanh as C's
+ *   float functions; round is round-half-to-even (nearbyintf under the default rounding
+ *   mode, LLVM's roundeven).
  * - LV_OP on LT_F64: add sub mul div exp log (C's double functions).
  * - LV_OP on integers (i32 i64 i8 u8 bool): add sub mul neg abs wrap modulo 2^bits;
- *   div truncates toward zero and x / -1 wraps (a zero divisor is excluded by an LS_CHECK
- *   the lowering places before it); relu, relu6 clamp; equal less greater give LT_BOOL.
- *   No other op reaches integers (lowering reports it as unsupported).
+ *   div truncates toward zero and x / -1 wraps (the lowering excludes a zero divisor: an
+ *   LS_CHECK before it, or mod's select of 1 for 0); relu, relu6 clamp; equal less
+ *   greater give LT_BOOL.
+ *   No other op reaches integers (lowering reports it as unsupported; integer pow, mod
+ *   and fmod are built from these ops, pow with a loop over the exponent's bits).
  * - LV_CAST (to the value's type): f32/f64 -> int truncates toward zero, clamped to the
  *   target range, NaN -> 0; int -> int wraps modulo 2^bits; -> bool is x != 0; int ->
  *   f32/f64 and f32 <-> f64 are C conversions.
@@ -126,7 +131,7 @@ typedef enum {
 typedef struct {
     LpStmtKind kind;           /* what it does */
     int        end;            /* LS_FOR, LS_IF: one past the last body statement */
-    int64_t    extent;         /* LS_FOR: trip count, >= 1 */
+    int64_t    extent;         /* LS_FOR: trip count, >= 0 (0 over an empty operand) */
     int        par;            /* LS_FOR: 1 = may run through kiln_parallel_for */
     int        unit;           /* LS_FOR: 1 = innermost loop whose every load/store index
                                   moves by 0 or 1 element per trip (vectorises as is) */

@@ -25,15 +25,79 @@ prod(const int64_t *d, int from, int to)
 
 /* ------------------------------------------------------------------ elementwise */
 
+/* fmod and mod of interp.c: on floats fmod is an op and mod adds y to a non-zero remainder
+ * whose sign differs from y's (a zero one takes y's sign); on integers the remainder is
+ * x - (x / y) y, with y = 0 divided as 1 and giving 0.  Unsigned compares never fix. */
+static LpVal
+mod_op(LB *b, Op op, LpVal x, LpVal y)
+{
+    LpType t = lb_type(b, x);
+    int flt = t == DT_F32 || t == LT_F64;
+    LpVal zero = flt ? lb_const_f(b, t, 0.0) : lb_const_i(b, t, 0), r;
+    if (flt) {
+        r = lb_op(b, OP_FMOD, NULL, x, y);
+    } else {
+        LpVal y0 = lb_op(b, OP_EQUAL, NULL, y, zero);
+        LpVal ys = lb_select(b, y0, lb_const_i(b, t, 1), y);
+        LpVal q = lb_op(b, OP_DIV, NULL, x, ys);    /* x / -1 wraps, so r is 0 then */
+        r = lb_select(b, y0, zero, lb_op(b, OP_SUB, NULL, x, lb_op(b, OP_MUL, NULL, q, ys)));
+    }
+    if (op == OP_FMOD)
+        return r;
+    LpVal ylt = lb_op(b, OP_LESS, NULL, y, zero), ygt = lb_op(b, OP_GREATER, NULL, y, zero);
+    LpVal fix = lb_select(b, lb_op(b, OP_GREATER, NULL, r, zero), ylt,
+                          lb_select(b, lb_op(b, OP_LESS, NULL, r, zero), ygt,
+                                    lb_const_i(b, DT_BOOL, 0)));
+    LpVal m = lb_select(b, fix, lb_op(b, OP_ADD, NULL, r, y), r);
+    if (!flt)
+        return m;
+    LpVal z = lb_select(b, ylt, lb_const_f(b, t, -0.0), zero);
+    return lb_select(b, lb_op(b, OP_EQUAL, NULL, r, zero), z, m);
+}
+
+/* Integer x^y as interp.c's pow_i: one loop trip per exponent bit (the exponent is below
+ * 2^31 or 2^63), squaring as it goes; a negative exponent selects 1, -1 or 0 after. */
+static LpVal
+ipow_op(LB *b, LpVal x, LpVal y)
+{
+    LpType t = lb_type(b, x);
+    LpVal zero = lb_const_i(b, t, 0), one = lb_const_i(b, t, 1), two = lb_const_i(b, t, 2);
+    LpVal neg = lb_op(b, OP_LESS, NULL, y, zero);
+    int r = lb_acc_new(b, t), sq = lb_acc_new(b, t), e = lb_acc_new(b, t);
+    lb_acc_set(b, r, one);
+    lb_acc_set(b, sq, x);
+    lb_acc_set(b, e, lb_select(b, neg, zero, y));
+    int s = lb_for(b, t == DT_I64 ? 63 : 31);
+    LpVal ev = lb_acc_get(b, e), rv = lb_acc_get(b, r), sv = lb_acc_get(b, sq);
+    LpVal half = lb_op(b, OP_DIV, NULL, ev, two);
+    LpVal odd = lb_op(b, OP_GREATER, NULL, ev, lb_op(b, OP_MUL, NULL, half, two));
+    lb_acc_set(b, r, lb_select(b, odd, lb_op(b, OP_MUL, NULL, rv, sv), rv));
+    lb_acc_set(b, sq, lb_op(b, OP_MUL, NULL, sv, sv));
+    lb_acc_set(b, e, half);
+    lb_end(b, s);
+    LpVal even = lb_op(b, OP_EQUAL, NULL, y,
+                       lb_op(b, OP_MUL, NULL, lb_op(b, OP_DIV, NULL, y, two), two));
+    LpVal m1 = lb_const_i(b, t, -1);
+    LpVal inv = lb_select(b, lb_op(b, OP_EQUAL, NULL, x, one), one,
+                          lb_select(b, lb_op(b, OP_EQUAL, NULL, x, m1),
+                                    lb_select(b, even, one, m1), zero));
+    return lb_select(b, neg, inv, lb_acc_get(b, r));
+}
+
 /* op(x, y) in x's type; an integer division first checks for a zero divisor. */
 static LpVal
 elt(LB *b, Op op, const Attr *at, LpVal x, LpVal y)
 {
     LpType t = lb_type(b, x);
+    int flt = t == DT_F32 || t == LT_F64;
     if (y && lb_type(b, y) != t)
         y = lb_cast(b, y, t);
-    if (op == OP_DIV && t != DT_F32 && t != LT_F64)
+    if (op == OP_DIV && !flt)
         lb_check(b, lb_op(b, OP_EQUAL, NULL, y, lb_const_i(b, t, 0)));
+    if (op == OP_MOD || (op == OP_FMOD && !flt))
+        return mod_op(b, op, x, y);
+    if (op == OP_POW && !flt)
+        return ipow_op(b, x, y);
     return lb_op(b, op, at, x, y);
 }
 
@@ -574,11 +638,15 @@ loop_ops_build(LB *b)
         return;
     }
     switch (b->k->op) {
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_POW: case OP_NEG:
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_POW: case OP_MOD:
+    case OP_FMOD: case OP_NEG:
     case OP_ABS: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_RSQRT: case OP_ERF:
     case OP_RELU: case OP_LEAKY_RELU: case OP_RELU6: case OP_CLIP: case OP_SIGMOID:
     case OP_TANH: case OP_GELU: case OP_SILU: case OP_HARDSWISH: case OP_EQUAL: case OP_LESS:
     case OP_GREATER: case OP_WHERE: case OP_CAST:
+    case OP_FLOOR: case OP_CEIL: case OP_ROUND: case OP_SIN: case OP_COS: case OP_TAN:
+    case OP_ASIN: case OP_ACOS: case OP_ATAN: case OP_SINH: case OP_COSH: case OP_ASINH:
+    case OP_ACOSH: case OP_ATANH:
         elt_loop(b, 0);
         return;
     case OP_MATMUL:      l_matmul(b); break;

@@ -463,9 +463,21 @@ f32_only(Op op)
     }
 }
 
+/* 1 when every result of k has no elements: there is nothing to compute or write */
+static int
+results_empty(const CgKernel *k)
+{
+    for (int i = 0; i < k->nout; i++)
+        if (k->out[i].numel > 0)
+            return 0;
+    return k->nout > 0;
+}
+
 static CgKernelKind
 kind_of(const CgKernel *k, const Node *nd)
 {
+    if (nd->op != OP_EXIT_IF && results_empty(k))
+        return CK_NONE;
     switch (nd->op) {
     case OP_CONST:
         return CK_NONE;

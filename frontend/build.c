@@ -303,8 +303,8 @@ b_type(Builder *b, const Ast *ty, TensorType *t)
     *t = ir_type_make(dt, 0, NULL);
     for (int i = 0; i < ty->kids.n; i++) {
         const Ast *k = ty->kids.v[i];
-        if (k->kind != AST_NUM || !k->is_int || k->ival < 1) {
-            b_error(b, k->loc, "expected a positive integer dimension");
+        if (k->kind != AST_NUM || !k->is_int || k->ival < 0) {   /* 0: an empty tensor */
+            b_error(b, k->loc, "expected a non-negative integer dimension");
             return -1;
         }
         t->dims[t->rank++] = k->ival;

@@ -317,7 +317,7 @@ set_split(SplitAttr *a, const char *key, const AttrVal *v, char *err, size_t err
     if (v->kind != AV_LIST || v->n == 0)
         return fail(err, errlen, "sizes: expected a list of 1 to %d integers, got %s",
                     KILN_MAX_SPLIT, v->kind == AV_LIST ? "an empty list" : kind_name(v));
-    return get_ints(key, v, 1, INT64_MAX / 2, a->size, KILN_MAX_SPLIT, &a->n, err, errlen);
+    return get_ints(key, v, 0, INT64_MAX / 2, a->size, KILN_MAX_SPLIT, &a->n, err, errlen);
 }
 
 /* starts/ends/steps fill dims 0..n-1 (the first one given fixes n; the rest default to the

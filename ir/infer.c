@@ -64,6 +64,7 @@ mask_name(unsigned m)
     case M_F32: return "f32";
     case M_NUM: return "a numeric type";
     case M_IDX: return "i32 or i64";
+    case M_F32 | M_IDX: return "f32, i32 or i64";
     case DM(DT_BOOL): return "bool";
     default: return "another type";
     }
@@ -86,8 +87,10 @@ eltwise_mask(Op op)
 {
     switch (op) {
     case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_LESS: case OP_GREATER:
-    case OP_NEG: case OP_ABS:
+    case OP_NEG: case OP_ABS: case OP_MOD: case OP_FMOD:
         return M_NUM;
+    case OP_POW:
+        return M_F32 | M_IDX;
     case OP_EQUAL:
         return M_ANY;
     default:
@@ -426,11 +429,13 @@ rule_reshape(Inf *f)
     if (s->rank < 0 || s->rank > KILN_MAX_RANK)
         return fail(f, "target rank %d out of range 0..%d", s->rank, KILN_MAX_RANK);
     TensorType r = { .dtype = x->dtype, .rank = s->rank };
+    /* 0 copies the input dim, except that for an input of no elements it is a literal
+     * 0: a resolved shape with a 0 in it then infers to itself again */
     for (int i = 0; i < s->rank; i++) {
         int64_t v = s->v[i];
-        if (v == 0 && i >= x->rank)
+        if (v == 0 && n != 0 && i >= x->rank)
             return fail(f, "shape[%d] = 0 copies a dim that input %s lacks", i, ts(x, b));
-        if (v == 0)
+        if (v == 0 && n != 0)
             v = x->dims[i];
         if (v == -1) {
             if (free_at >= 0)
@@ -438,12 +443,15 @@ rule_reshape(Inf *f)
             free_at = i;
             continue;
         }
-        if (v < 1)
+        if (v < 0)
             return fail(f, "shape[%d] = %lld is not a dim size", i, (long long)v);
         if (mul_dim(&prod, v) < 0)
             return fail(f, "target shape overflows");
         r.dims[i] = v;
     }
+    if (free_at >= 0 && prod == 0)
+        return fail(f, "the -1 in the target shape is ambiguous: the other dims hold no "
+                    "elements");
     if (free_at >= 0 && n % prod == 0)
         r.dims[free_at] = n / prod, prod = n;
     if (prod != n) {
@@ -455,7 +463,7 @@ rule_reshape(Inf *f)
         snprintf(want + len, sizeof want - (size_t)len, "]");
         return fail(f, "cannot reshape %s (%lld elements) to %s", ts(x, b), (long long)n, want);
     }
-    memcpy(s->v, r.dims, sizeof s->v);     /* resolved: no -1 or 0 left */
+    memcpy(s->v, r.dims, sizeof s->v);     /* resolved: no -1; 0 only for an empty input */
     f->res[0] = r;
     return 0;
 }
@@ -541,7 +549,7 @@ rule_split(Inf *f)
     for (int i = 0; i < s->n; i++) {
         if (all_zero)
             s->size[i] = dim / s->n;
-        if (s->size[i] < 1)
+        if (s->size[i] < 0)
             return fail(f, "part %d has size %lld", i, (long long)s->size[i]);
         if (__builtin_add_overflow(sum, s->size[i], &sum))
             sum = -1;
@@ -601,15 +609,10 @@ rule_slice(Inf *f)
     s->rank = x->rank;
     TensorType *r = &f->res[0];
     *r = ir_type_make(x->dtype, x->rank, x->dims);
-    for (int i = 0; i < x->rank; i++) {
-        int64_t st = s->start[i], en = s->end[i];
+    for (int i = 0; i < x->rank; i++) {       /* a dim may come out empty (0) */
         if (s->step[i] == 0)
             return fail(f, "step must not be 0 (dim %d)", i);
         r->dims[i] = slice_dim(s, i, x->dims[i]);
-        if (r->dims[i] < 1)
-            return fail(f, "empty result in dim %d (start %lld, end %lld, step %lld, size %lld)",
-                        i, (long long)st, (long long)en, (long long)s->step[i],
-                        (long long)x->dims[i]);
     }
     return 0;
 }
@@ -655,6 +658,25 @@ rule_gather(Inf *f)
 
 /* ------------------------------------------------------------------ reductions */
 
+/* Reducing no elements into a non-empty result: sum gives 0, mean NaN, f32 max / min
+ * -inf / +inf; integer max / min and argmax have no value, an error. */
+static int
+empty_reduce(Inf *f, const TensorType *x, const int *mark, const TensorType *r)
+{
+    Op op = f->nd->op;
+    TypeBuf b;
+    int64_t n = 1;
+    for (int i = 0; i < x->rank; i++)
+        if (mark[i])
+            n *= x->dims[i] != 0;
+    if (n || !dims_prod(r, 0, r->rank))
+        return 0;
+    if (op == OP_ARGMAX || ((op == OP_REDUCE_MAX || op == OP_REDUCE_MIN) && x->dtype != DT_F32))
+        return fail(f, "reducing an empty axis of %s has no value%s", ts(x, b),
+                    op == OP_ARGMAX ? "" : " (only f32 max/min give -inf/+inf)");
+    return 0;
+}
+
 static int
 rule_reduce(Inf *f)
 {
@@ -687,7 +709,7 @@ rule_reduce(Inf *f)
         if (!mark[i] || r->keepdims)
             t->dims[t->rank++] = mark[i] ? 1 : x->dims[i];
     }
-    return 0;
+    return empty_reduce(f, x, mark, t);
 }
 
 /* ------------------------------------------------------------------ types, quantization */
@@ -814,12 +836,15 @@ rule(Inf *f)
     switch (f->nd->op) {
     case OP_MATMUL: return rule_matmul(f);
     case OP_CONV2D: return rule_conv2d(f);
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_POW:
-    case OP_EQUAL: case OP_LESS: case OP_GREATER:
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_POW: case OP_MOD:
+    case OP_FMOD: case OP_EQUAL: case OP_LESS: case OP_GREATER:
         return rule_binary(f);
     case OP_NEG: case OP_ABS: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_RSQRT:
     case OP_ERF: case OP_RELU: case OP_LEAKY_RELU: case OP_RELU6: case OP_CLIP:
     case OP_SIGMOID: case OP_TANH: case OP_GELU: case OP_SILU: case OP_HARDSWISH:
+    case OP_FLOOR: case OP_CEIL: case OP_ROUND: case OP_SIN: case OP_COS: case OP_TAN:
+    case OP_ASIN: case OP_ACOS: case OP_ATAN: case OP_SINH: case OP_COSH: case OP_ASINH:
+    case OP_ACOSH: case OP_ATANH:
         return rule_unary(f);
     case OP_SOFTMAX: case OP_LOG_SOFTMAX:
         return rule_softmax(f);
@@ -914,8 +939,8 @@ check_result(Inf *f, const TensorType *r)
     int64_t bytes;
     TypeBuf b;
     for (int i = 0; i < r->rank; i++)
-        if (r->dims[i] < 1)
-            return fail(f, "result %s has an empty dim", ts(r, b));
+        if (r->dims[i] < 0)
+            return fail(f, "result %s has a negative dim", ts(r, b));
     if (ir_type_bytes(r, &bytes) < 0)
         return fail(f, "result %s is too large", ts(r, b));
     return 0;

@@ -13,7 +13,8 @@
  * - gelu: erf form 0.5*x*(1+erf(x/sqrt(2))); tanh form 0.5*x*(1+tanh(sqrt(2/pi)*(x +
  *   0.044715*x^3))).  silu x*sigmoid(x); sigmoid 1/(1+exp(-x)); hardswish x*relu6(x+3)/6;
  *   relu6 min(max(x,0),6); rsqrt 1/sqrt(x); leaky_relu x<0 ? alpha*x : x; clip
- *   min(max(x,lo),hi); pow(x,y) as C pow.
+ *   min(max(x,lo),hi); pow(x,y) as C pow; fmod(x,y) as C fmod (sign of x); mod(x,y) is
+ *   fmod plus y when the two differ in sign (sign of y, Python's %; a zero takes y's sign).
  * - softmax / log_softmax along the axis, stable (x - max); layernorm over dims axis..end:
  *   (x-mean)/sqrt(var+eps)*gamma+beta with the biased variance; rmsnorm
  *   x/sqrt(mean(x^2)+eps)*gamma; batchnorm (x-mean[c])/sqrt(var[c]+eps)*scale[c]+bias[c]
@@ -22,6 +23,9 @@
  *   kernel_h*kernel_w when count_pad; global_avgpool is the mean over H and W.
  * - integer add/sub/mul/neg/abs wrap modulo 2^bits; div truncates toward zero (C), and an
  *   integer division by zero is a run-time error; INT_MIN / -1 wraps to INT_MIN.
+ *   Integer mod/fmod follow the float rules exactly; by 0 (and by -1) they give 0.
+ *   Integer pow (i32/i64) multiplies by repeated squaring, wrapping; a negative exponent
+ *   gives 1 for base 1, 1 or -1 (even or odd exponent) for base -1, else 0.
  *   reduce_sum on ints wraps; reduce_mean is f32 only; argmax gives the first maximum
  *   (NaN never compares greater).
  * - cast: float -> int truncates toward zero, clamped to the type's range, NaN -> 0;
@@ -252,11 +256,14 @@ dispatch(Eval *e)
     switch (e->nd->op) {
     case OP_MATMUL: return interp_matmul(e);
     case OP_CONV2D: return interp_conv2d(e);
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_POW:
-    case OP_EQUAL: case OP_LESS: case OP_GREATER:
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_POW: case OP_MOD:
+    case OP_FMOD: case OP_EQUAL: case OP_LESS: case OP_GREATER:
     case OP_NEG: case OP_ABS: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_RSQRT:
     case OP_ERF: case OP_RELU: case OP_LEAKY_RELU: case OP_RELU6: case OP_CLIP:
     case OP_SIGMOID: case OP_TANH: case OP_GELU: case OP_SILU: case OP_HARDSWISH:
+    case OP_FLOOR: case OP_CEIL: case OP_ROUND: case OP_SIN: case OP_COS: case OP_TAN:
+    case OP_ASIN: case OP_ACOS: case OP_ATAN: case OP_SINH: case OP_COSH: case OP_ASINH:
+    case OP_ACOSH: case OP_ATANH:
         return interp_eltwise(e);
     case OP_SOFTMAX: case OP_LOG_SOFTMAX:
         return interp_softmax(e);

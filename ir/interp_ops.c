@@ -39,9 +39,35 @@ interp_unary_f(Op op, const Attr *a, double x)
         double r6 = x + 3 < 0 ? 0 : x + 3 > 6 ? 6 : x + 3;
         return x * r6 / 6.0;
     }
+    /* round: nearbyint under the default rounding mode (to nearest, ties to even), which
+     * kiln never changes; exact in double, as every f32 integer is a double integer */
+    case OP_FLOOR:      return floor(x);
+    case OP_CEIL:       return ceil(x);
+    case OP_ROUND:      return nearbyint(x);
+    case OP_SIN:        return sin(x);
+    case OP_COS:        return cos(x);
+    case OP_TAN:        return tan(x);
+    case OP_ASIN:       return asin(x);
+    case OP_ACOS:       return acos(x);
+    case OP_ATAN:       return atan(x);
+    case OP_SINH:       return sinh(x);
+    case OP_COSH:       return cosh(x);
+    case OP_ASINH:      return asinh(x);
+    case OP_ACOSH:      return acosh(x);
+    case OP_ATANH:      return atanh(x);
     default:
         kiln_die("interp: %s is not a unary op", op_name[op]);
     }
+}
+
+/* x mod y with the sign of y (Python's %); a zero result takes y's sign too */
+static double
+mod_f(double x, double y)
+{
+    double r = fmod(x, y);
+    if (r == 0)
+        return copysign(0.0, y);
+    return (r < 0) != (y < 0) ? r + y : r;
 }
 
 double
@@ -53,6 +79,8 @@ interp_binary_f(Op op, double x, double y)
     case OP_MUL:     return x * y;
     case OP_DIV:     return x / y;
     case OP_POW:     return pow(x, y);
+    case OP_MOD:     return mod_f(x, y);
+    case OP_FMOD:    return fmod(x, y);
     case OP_EQUAL:   return x == y;
     case OP_LESS:    return x < y;
     case OP_GREATER: return x > y;
@@ -73,6 +101,33 @@ interp_unary_i(Op op, int64_t x)
     }
 }
 
+/* x^y by repeated squaring, wrapping modulo 2^64 (the caller truncates to the dtype);
+ * a negative exponent gives 1 for x = 1, +-1 for x = -1, else 0 (the truncated 1/x^-y). */
+static int64_t
+pow_i(int64_t x, int64_t y)
+{
+    uint64_t r = 1, b = (uint64_t)x;
+    if (y < 0)
+        return x == 1 ? 1 : x == -1 ? (y % 2 ? -1 : 1) : 0;
+    for (; y > 0; y /= 2) {
+        if (y % 2)
+            r *= b;
+        b *= b;
+    }
+    return (int64_t)r;
+}
+
+/* Integer remainder with the sign of x (fmod) or of y (mod); 0 for y = 0 (numpy's value)
+ * and for y = -1 (which would overflow for the most negative x). */
+static int64_t
+mod_i(int64_t x, int64_t y, int fmod_sign)
+{
+    if (y == 0 || y == -1)
+        return 0;
+    int64_t r = x % y;
+    return !fmod_sign && r != 0 && (r < 0) != (y < 0) ? r + y : r;
+}
+
 int
 interp_binary_i(const Eval *e, Op op, int64_t x, int64_t y, int64_t *r)
 {
@@ -89,6 +144,9 @@ interp_binary_i(const Eval *e, Op op, int64_t x, int64_t y, int64_t *r)
         }
         *r = (x == INT64_MIN && y == -1) ? INT64_MIN : x / y;
         return 0;
+    case OP_POW:     *r = pow_i(x, y); return 0;
+    case OP_MOD:     *r = mod_i(x, y, 0); return 0;
+    case OP_FMOD:    *r = mod_i(x, y, 1); return 0;
     case OP_EQUAL:   *r = x == y; return 0;
     case OP_LESS:    *r = x < y; return 0;
     case OP_GREATER: *r = x > y; return 0;
@@ -428,6 +486,7 @@ interp_reduce(Eval *e)
     int64_t m = interp_numel(&e->out[0].type);
     char lb[128];
     red_setup(e, &rd);
+    m += m == 0;                       /* an empty result: calloc(0) may give NULL */
     double *accf = calloc((size_t)m, sizeof *accf);
     int64_t *acci = calloc((size_t)m, sizeof *acci), *arg = calloc((size_t)m, sizeof *arg);
     if (!accf || !acci || !arg) {

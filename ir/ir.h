@@ -125,7 +125,7 @@ typedef struct {
 typedef struct {
     DType        dtype;              /* element type; DT_NONE until shape inference */
     int          rank;               /* 0..KILN_MAX_RANK */
-    int64_t      dims[KILN_MAX_RANK];/* elements per dim, outermost first, each >= 1 */
+    int64_t      dims[KILN_MAX_RANK];/* elements per dim, outermost first, each >= 0 (0 = empty) */
     /* set by quantize */
     QuantParams *quant;              /* NULL unless quantized; dtype is then DT_I8/DT_U8 */
     /* set by sparsify */
@@ -328,7 +328,8 @@ int  diag_print(const Diag *d, FILE *out);
 size_t      ir_dtype_size(DType t);
 const char *ir_dtype_name(DType t);                /* "f32" ...; "none" for DT_NONE */
 DType       ir_dtype_parse(const char *s);         /* DT_NONE if unknown */
-/* numel into *out; -1 on overflow or a negative dim (checked 64-bit arithmetic) */
+/* numel into *out (0 when a dim is 0); -1 on a negative dim or when the product of the
+ * non-zero dims (times the element size, for bytes) overflows (checked 64-bit arithmetic) */
 int         ir_type_numel(const TensorType *t, int64_t *out);
 int         ir_type_bytes(const TensorType *t, int64_t *out);
 int         ir_type_equal(const TensorType *a, const TensorType *b);   /* incl. quant/sparse */

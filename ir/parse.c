@@ -637,7 +637,7 @@ type(Parser *p)
             error_tok(p, "expected ',' or ']' in a shape, got %s", tok_desc(p));
         if (t.rank == KILN_MAX_RANK)
             error_tok(p, "too many dims: at most %d", KILN_MAX_RANK);
-        t.dims[t.rank++] = expect_int(p, 1, INT64_MAX / 2, "dim");
+        t.dims[t.rank++] = expect_int(p, 0, INT64_MAX / 2, "dim");
     }
     next(p);
     for (;;) {

@@ -126,20 +126,48 @@ ir_edit_distance(const char *a, const char *b)
     return d[la][lb] > 9 ? 9 : d[la][lb];
 }
 
+/* Product of the non-zero dims of t (what strides over it reach), and whether a dim is
+ * 0; -1 on overflow or a negative dim.  Checking this product, not just numel, keeps an
+ * empty [0, 2^40, 2^40] as invalid as [2^40, 2^40, 0] and every stride in range. */
+static int
+span(const TensorType *t, int64_t *prod, int *empty)
+{
+    *prod = 1;
+    *empty = 0;
+    if (t->rank < 0 || t->rank > KILN_MAX_RANK)
+        return -1;
+    for (int i = 0; i < t->rank; i++) {
+        if (t->dims[i] < 0)
+            return -1;
+        if (t->dims[i] == 0)
+            *empty = 1;
+        else if (__builtin_mul_overflow(*prod, t->dims[i], prod))
+            return -1;
+    }
+    return 0;
+}
+
 int
 ir_type_numel(const TensorType *t, int64_t *out)
 {
-    return kiln_shape_numel(t->rank, t->dims, out) == KILN_OK ? 0 : -1;
+    int64_t p;
+    int empty;
+    if (span(t, &p, &empty) < 0)
+        return -1;
+    *out = empty ? 0 : p;
+    return 0;
 }
 
 int
 ir_type_bytes(const TensorType *t, int64_t *out)
 {
-    int64_t n;
-    if (ir_type_numel(t, &n) < 0)
+    int64_t p;
+    int empty;
+    if (span(t, &p, &empty) < 0 ||
+        __builtin_mul_overflow(p, (int64_t)ir_dtype_size(t->dtype), out))
         return -1;
-    if (__builtin_mul_overflow(n, (int64_t)ir_dtype_size(t->dtype), out))
-        return -1;
+    if (empty)
+        *out = 0;
     return 0;
 }
 

@@ -137,9 +137,15 @@ check_type(Ver *v, const char *what, const TensorType *t, int is_const)
         bad(v, "%s: malformed type (dtype %d, rank %d)", what, (int)t->dtype, t->rank);
         return;
     }
+    int64_t bytes;
+    char buf[256];
     for (int i = 0; i < t->rank && t->dtype != DT_NONE; i++)
-        if (t->dims[i] < 1)
-            bad(v, "%s: dim %d is %lld, expected >= 1", what, i, (long long)t->dims[i]);
+        if (t->dims[i] < 0) {
+            bad(v, "%s: dim %d is %lld, expected >= 0", what, i, (long long)t->dims[i]);
+            return;
+        }
+    if (t->dtype != DT_NONE && ir_type_bytes(t, &bytes) < 0)   /* also when a dim is 0 */
+        bad(v, "%s: type %s overflows 64-bit sizes", what, ir_type_str(t, buf, sizeof buf));
     if (t->quant) {
         DType want = t->quant->is_signed ? DT_I8 : DT_U8;
         if (t->dtype != want)
@@ -319,8 +325,8 @@ check_split(Ver *v, const Node *nd)
         return;
     }
     for (int i = 0; i < s->n; i++) {
-        if (s->size[i] < 1) {
-            bad(v, "split size[%d] = %lld, expected >= 1", i, (long long)s->size[i]);
+        if (s->size[i] < 0) {
+            bad(v, "split size[%d] = %lld, expected >= 0", i, (long long)s->size[i]);
             return;
         }
         sum += s->size[i];
@@ -526,7 +532,7 @@ type_usable(const TensorType *t)
     if (t->dtype <= DT_NONE || t->dtype >= DT_COUNT || t->rank < 0 || t->rank > KILN_MAX_RANK)
         return 0;
     for (int i = 0; i < t->rank; i++)
-        if (t->dims[i] < 1)
+        if (t->dims[i] < 0)
             return 0;
     return 1;
 }

@@ -249,6 +249,8 @@ plan_new(const Graph *g, Arena *a)
     p.last = arena_alloc(a, nv * sizeof *p.last);
     p.size = arena_alloc(a, nv * sizeof *p.size);
     p.off = arena_alloc(a, nv * sizeof *p.off);
+    for (size_t v = 0; v < nv; v++)
+        p.off[v] = -1;
     p.cand = arena_alloc(a, nv * sizeof *p.cand);
     return p;
 }
@@ -274,7 +276,8 @@ pass_memplan(PassCtx *pc, Graph *g)
     }
     for (ValueId v = 1; v < g->nvalue; v++) {
         ValueId r = p.root[v];
-        int placed = !p.ext[r] && p.size[r] > 0 && g->values[v].def;
+        /* a zero-byte root is placed too (size 0: it takes no bytes, overlaps nothing) */
+        int placed = !p.ext[r] && p.off[r] >= 0 && g->values[v].def;
         g->values[v].offset = placed ? p.off[r] : -1;
     }
     g->arena_bytes = total;

@@ -131,6 +131,7 @@ float_op(const LoopVal *x, const char *a, const char *b, char *buf, size_t len)
     case OP_MUL:   put(buf, len, "%s * %s", a, b); break;
     case OP_DIV:   put(buf, len, "%s / %s", a, b); break;
     case OP_POW:   put(buf, len, "powf(%s, %s)", a, b); break;
+    case OP_FMOD:  put(buf, len, "fmodf(%s, %s)", a, b); break;
     case OP_NEG:   put(buf, len, "-%s", a); break;
     case OP_ABS:   put(buf, len, "fabsf(%s)", a); break;
     case OP_EXP:   put(buf, len, "exp%s(%s)", f, a); break;
@@ -168,6 +169,20 @@ float_op(const LoopVal *x, const char *a, const char *b, char *buf, size_t len)
     case OP_EQUAL:   put(buf, len, "%s == %s", a, b); break;
     case OP_LESS:    put(buf, len, "%s < %s", a, b); break;
     case OP_GREATER: put(buf, len, "%s > %s", a, b); break;
+    case OP_FLOOR:   put(buf, len, "floorf(%s)", a); break;
+    case OP_CEIL:    put(buf, len, "ceilf(%s)", a); break;
+    case OP_ROUND:   put(buf, len, "nearbyintf(%s)", a); break;    /* default mode: ties even */
+    case OP_SIN:     put(buf, len, "sinf(%s)", a); break;
+    case OP_COS:     put(buf, len, "cosf(%s)", a); break;
+    case OP_TAN:     put(buf, len, "tanf(%s)", a); break;
+    case OP_ASIN:    put(buf, len, "asinf(%s)", a); break;
+    case OP_ACOS:    put(buf, len, "acosf(%s)", a); break;
+    case OP_ATAN:    put(buf, len, "atanf(%s)", a); break;
+    case OP_SINH:    put(buf, len, "sinhf(%s)", a); break;
+    case OP_COSH:    put(buf, len, "coshf(%s)", a); break;
+    case OP_ASINH:   put(buf, len, "asinhf(%s)", a); break;
+    case OP_ACOSH:   put(buf, len, "acoshf(%s)", a); break;
+    case OP_ATANH:   put(buf, len, "atanhf(%s)", a); break;
     default:
         return -1;
     }

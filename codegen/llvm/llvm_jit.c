@@ -37,6 +37,15 @@ static const struct {
     { "powf", (void (*)(void))powf }, { "erff", (void (*)(void))erff },
     { "tanhf", (void (*)(void))tanhf }, { "exp", (void (*)(void))exp },
     { "log", (void (*)(void))log },
+    /* the unary math ops; llvm.floor/ceil/sin/cos become these calls where the target has
+     * no instruction (llvm.roundeven's roundevenf is not C11: found in the process) */
+    { "floorf", (void (*)(void))floorf }, { "ceilf", (void (*)(void))ceilf },
+    { "sinf", (void (*)(void))sinf }, { "cosf", (void (*)(void))cosf },
+    { "tanf", (void (*)(void))tanf }, { "asinf", (void (*)(void))asinf },
+    { "acosf", (void (*)(void))acosf }, { "atanf", (void (*)(void))atanf },
+    { "sinhf", (void (*)(void))sinhf }, { "coshf", (void (*)(void))coshf },
+    { "asinhf", (void (*)(void))asinhf }, { "acoshf", (void (*)(void))acoshf },
+    { "atanhf", (void (*)(void))atanhf },
 };
 
 /* Reports e (consumed) as an error of `what`; returns -1. */

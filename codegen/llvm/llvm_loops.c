@@ -173,6 +173,7 @@ f32_op(Ln *L, const LoopVal *v, LLVMValueRef a, LLVMValueRef c)
     case OP_MUL:   return LLVMBuildFMul(b, a, c, "");
     case OP_DIV:   return LLVMBuildFDiv(b, a, c, "");
     case OP_POW:   return libm(L, "powf", t, a, c);
+    case OP_FMOD:  return LLVMBuildFRem(b, a, c, "");    /* C's fmodf */
     case OP_NEG:   return LLVMBuildFNeg(b, a, "");
     case OP_ABS:   return intrinsic(L, "llvm.fabs", &t, 1, &a, 1);
     case OP_EXP:   return libm(L, "expf", t, a, NULL);
@@ -212,6 +213,21 @@ f32_op(Ln *L, const LoopVal *v, LLVMValueRef a, LLVMValueRef c)
     case OP_EQUAL:   return bool_of(L, LLVMBuildFCmp(b, LLVMRealOEQ, a, c, ""));
     case OP_LESS:    return bool_of(L, LLVMBuildFCmp(b, LLVMRealOLT, a, c, ""));
     case OP_GREATER: return bool_of(L, LLVMBuildFCmp(b, LLVMRealOGT, a, c, ""));
+    /* roundeven is round's half-to-even without depending on the rounding mode */
+    case OP_FLOOR:   return intrinsic(L, "llvm.floor", &t, 1, &a, 1);
+    case OP_CEIL:    return intrinsic(L, "llvm.ceil", &t, 1, &a, 1);
+    case OP_ROUND:   return intrinsic(L, "llvm.roundeven", &t, 1, &a, 1);
+    case OP_SIN:     return intrinsic(L, "llvm.sin", &t, 1, &a, 1);
+    case OP_COS:     return intrinsic(L, "llvm.cos", &t, 1, &a, 1);
+    case OP_TAN:     return libm(L, "tanf", t, a, NULL);
+    case OP_ASIN:    return libm(L, "asinf", t, a, NULL);
+    case OP_ACOS:    return libm(L, "acosf", t, a, NULL);
+    case OP_ATAN:    return libm(L, "atanf", t, a, NULL);
+    case OP_SINH:    return libm(L, "sinhf", t, a, NULL);
+    case OP_COSH:    return libm(L, "coshf", t, a, NULL);
+    case OP_ASINH:   return libm(L, "asinhf", t, a, NULL);
+    case OP_ACOSH:   return libm(L, "acoshf", t, a, NULL);
+    case OP_ATANH:   return libm(L, "atanhf", t, a, NULL);
     default:
         kiln_die("loop form: %s on f32", op_name[v->op]);
     }

@@ -68,6 +68,43 @@ test_types(void)
     CU_ASSERT_FALSE(ir_type_equal(&t, &u));
 }
 
+/* A 0 dim: no elements, no bytes; the other dims still bounded, in any order. */
+static void
+test_types_zero(void)
+{
+    int64_t n = -1, dims[] = { 3, 0, 5 };
+    char buf[64];
+    TensorType t = ir_type_make(DT_I64, 3, dims);
+    CU_ASSERT_EQUAL(ir_type_numel(&t, &n), 0);
+    CU_ASSERT_EQUAL(n, 0);
+    n = -1;
+    CU_ASSERT_EQUAL(ir_type_bytes(&t, &n), 0);
+    CU_ASSERT_EQUAL(n, 0);
+    CU_ASSERT_STRING_EQUAL(ir_type_str(&t, buf, sizeof buf), "i64[3,0,5]");
+    int64_t d0[] = { 0 };
+    TensorType e = ir_type_make(DT_F32, 1, d0);
+    CU_ASSERT_EQUAL(ir_type_numel(&e, &n), 0);
+    CU_ASSERT_EQUAL(n, 0);
+    TensorType s = ir_type_make(DT_F32, 0, NULL);     /* a scalar has one element */
+    CU_ASSERT_EQUAL(ir_type_numel(&s, &n), 0);
+    CU_ASSERT_EQUAL(n, 1);
+    int64_t big0[] = { INT64_C(1) << 40, INT64_C(1) << 40, 0 };
+    int64_t big1[] = { 0, INT64_C(1) << 40, INT64_C(1) << 40 };
+    TensorType b0 = ir_type_make(DT_F32, 3, big0), b1 = ir_type_make(DT_F32, 3, big1);
+    CU_ASSERT_EQUAL(ir_type_numel(&b0, &n), -1);
+    CU_ASSERT_EQUAL(ir_type_numel(&b1, &n), -1);
+    int64_t bytes0[] = { 0, INT64_C(1) << 62 };      /* 2^62 elements fit, 2^64 bytes not */
+    TensorType by = ir_type_make(DT_F32, 2, bytes0);
+    CU_ASSERT_EQUAL(ir_type_numel(&by, &n), 0);
+    CU_ASSERT_EQUAL(ir_type_bytes(&by, &n), -1);
+    int64_t neg[] = { 0, -1 };
+    TensorType ng = ir_type_make(DT_F32, 2, neg);
+    CU_ASSERT_EQUAL(ir_type_numel(&ng, &n), -1);
+    int64_t other[] = { 3, 0, 4 };
+    TensorType o = ir_type_make(DT_I64, 3, other);
+    CU_ASSERT_FALSE(ir_type_equal(&t, &o));           /* same numel, different shape */
+}
+
 /* x -> relu -> add(., c) -> output; a dead neg node. */
 static Graph *
 small_graph(ValueId *x, NodeId *relu, NodeId *add, NodeId *dead)
@@ -254,6 +291,7 @@ static CU_TestInfo core_tests[] = {
     { "arena", test_arena },
     { "op table", test_op_table },
     { "types", test_types },
+    { "zero-size types", test_types_zero },
     { "graph edit", test_graph_edit },
     { "schedule", test_schedule },
     { "annotations", test_annot },

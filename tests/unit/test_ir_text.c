@@ -714,8 +714,8 @@ test_parse_errors(void)
                  "redefinition of value '%y'");
     expect_error(HEAD "  %y = relu(%x) : f33[2,3]\n  return\n}\n", 2, 19,
                  "unknown element type 'f33'");
-    expect_error(HEAD "  %y = relu(%x) : f32[2,0]\n  return\n}\n", 2, 25,
-                 "dim: expected an integer in [1, ");
+    expect_error(HEAD "  %y = relu(%x) : f32[2,-1]\n  return\n}\n", 2, 25,
+                 "dim: expected an integer in [0, ");
     expect_error(HEAD "  %y = conv2d(%x, %x) {strid = 2}\n  return\n}\n", 2, 24,
                  "conv2d has no attribute 'strid' (expected stride, dilation, pad, groups)");
     expect_error(HEAD "  %y = conv2d(%x, %x) {stride = [1, 2, 3]}\n  return\n}\n", 2, 24,

@@ -213,6 +213,7 @@ test_npy_roundtrip(void)
     kiln_view vi = {KILN_DT_I64, 1, {4}, i64, sizeof i64};
     kiln_view vs = {KILN_DT_U8, 0, {0}, &u8, 1};
     kiln_view ve = {KILN_DT_BOOL, 3, {2, 0, 3}, NULL, 0};
+    kiln_view v0 = {KILN_DT_F32, 1, {0}, NULL, 0};          /* shape (0,) */
     kiln_view vbad = {KILN_DT_F32, 2, {2, 2}, f, sizeof f};
     char path[512];
 
@@ -220,6 +221,7 @@ test_npy_roundtrip(void)
     npy_roundtrip("i.npy", &vi);
     npy_roundtrip("s.npy", &vs);
     npy_roundtrip("e.npy", &ve);
+    npy_roundtrip("z.npy", &v0);
     path_in_tmp(path, sizeof path, "bad.npy");
     CU_ASSERT_EQUAL(kiln_npy_write(path, &vbad, err, sizeof err), KILN_EINVAL);
     CU_ASSERT_FALSE(file_exists(path));
