@@ -5,9 +5,10 @@
 set -eu
 
 # The last line is the ONNX importer's (frontend/onnx): protobuf-c code generation, the
-# onnx.proto schema, and the ONNX node tests its conformance harness runs.
+# onnx.proto schema, and the ONNX node tests its conformance harness runs; python3-onnx
+# builds the small models of tests/e2e/test_onnx_pool3d.sh.
 PKGS="build-essential cmake flex bison libopenblas-dev libcunit1-dev llvm-19-dev clang-19
-llvm-19-tools python3-numpy python3-sklearn
+llvm-19-tools python3-numpy python3-sklearn python3-onnx
 protobuf-c-compiler libprotobuf-c-dev libonnx-dev libonnx-testdata"
 
 if ! command -v dpkg >/dev/null 2>&1; then

@@ -261,22 +261,55 @@ onnx_map_shrink(Imp *im)
     return out0(im, imp_where(im, lo, imp_emit2(im, OP_ADD, x, scalar_like(im, x, b)), y));
 }
 
-/* Pow: an integer exponent is converted to f32 (exact below 2^24); the base must be f32. */
+/* v converted to dt (v itself when it has that type already); 0 if v is 0 */
+static ValueId
+cast_to(Imp *im, ValueId v, DType dt)
+{
+    Attr c;
+    if (!v || imp_type(im, v)->dtype == dt)
+        return v;
+    ir_attr_default(OP_CAST, &c);
+    c.cast.to = dt;
+    return imp_emit(im, OP_CAST, &c, 1, &v);
+}
+
+/* Integer x to an f32 power y, as ONNX Runtime: pow in double, truncated to x's type.  An
+ * integral y below 2^62 (a larger one would saturate the cast) takes exact integer pow in
+ * i64; any other y cast(pow(f32(x), y)), kiln having no f64: exact while |x| and |result|
+ * stay below 2^24. */
+static ValueId
+pow_int_float(Imp *im, ValueId x, ValueId y)
+{
+    DType dt = imp_type(im, x)->dtype;
+    ValueId yi = cast_to(im, y, DT_I64);          /* truncates toward zero */
+    ValueId whole = imp_emit2(im, OP_EQUAL, cast_to(im, yi, DT_F32), y);
+    ValueId small = imp_emit2(im, OP_LESS, imp_emit1(im, OP_ABS, y),
+                              imp_scalar(im, DT_F32, 4611686018427387904.0));
+    ValueId exact = imp_where(im, small, whole, imp_scalar(im, DT_BOOL, 0));
+    ValueId ip = cast_to(im, imp_emit2(im, OP_POW, cast_to(im, x, DT_I64), yi), dt);
+    ValueId fp = cast_to(im, imp_emit2(im, OP_POW, cast_to(im, x, DT_F32), y), dt);
+    return imp_where(im, exact, ip, fp);
+}
+
+/* Pow.  f32 base: pow with the exponent converted to f32 (exact below 2^24).  i32/i64 base
+ * and integer exponent: integer pow in the base's type (an i64 exponent of an i32 base is
+ * kept exact by computing in i64, which wraps to the same i32 result).  Integer base and
+ * f32 exponent: pow_int_float. */
 int
 onnx_map_pow(Imp *im)
 {
     ValueId a = imp_need(im, 0), b = imp_need(im, 1);
-    Attr c;
     if (!a || !b)
         return -1;
-    DType bt = imp_type(im, b)->dtype;
+    DType at = imp_type(im, a)->dtype, bt = imp_type(im, b)->dtype;
     if (bt != DT_F32 && bt != DT_I32 && bt != DT_I64 && bt != DT_I8 && bt != DT_U8)
         return imp_unsupported(im, "Pow: exponent of type %s is not supported",
                                ir_dtype_name(bt));
-    if (bt != DT_F32) {
-        ir_attr_default(OP_CAST, &c);
-        c.cast.to = DT_F32;
-        b = imp_emit(im, OP_CAST, &c, 1, &b);
-    }
-    return out0(im, imp_emit2(im, OP_POW, a, b));
+    if (at == DT_F32)
+        return out0(im, imp_emit2(im, OP_POW, a, cast_to(im, b, DT_F32)));
+    if (bt == DT_F32)
+        return out0(im, pow_int_float(im, a, b));
+    if (bt == DT_I64)
+        return out0(im, cast_to(im, imp_emit2(im, OP_POW, cast_to(im, a, DT_I64), b), at));
+    return out0(im, imp_emit2(im, OP_POW, a, cast_to(im, b, at)));
 }

@@ -106,7 +106,7 @@ onnx_map_trilu(Imp *im)
         return imp_fail(im, "Trilu: expected rank >= 2, got %d", t->rank);
     int upper = imp_attr_i(im, "upper", 1) != 0;
     int64_t rows = t->dims[t->rank - 2], cols = t->dims[t->rank - 1];
-    int64_t dims[2] = { rows, cols }, n = gen_count(im, 2, dims);
+    int64_t dims[2] = { rows, cols }, n = rows && cols ? gen_count(im, 2, dims) : 0;
     if (n < 0)
         return -1;
     uint8_t *m = arena_alloc(im->g->arena, (size_t)n);
@@ -261,6 +261,8 @@ typedef struct {
     char   round[24];        /* nearest_mode */
     double cubic_a;          /* cubic_coeff_a */
     int    exclude_outside;  /* cubic: taps outside the input get weight 0, renormalised */
+    double crop[2];          /* tf_crop_and_resize: roi start, end of the axis being
+                                resampled, in input coordinates normalised to [0, 1] */
 } ResizeMode;
 
 /* Source coordinate of output index x along an axis (ONNX Resize, reference semantics). */
@@ -274,6 +276,10 @@ source_coord(const ResizeMode *m, double x, double scale, int64_t in)
         return x / scale;
     if (strcmp(m->coord, "tf_half_pixel_for_nn") == 0)
         return (x + 0.5) / scale;
+    if (strcmp(m->coord, "tf_crop_and_resize") == 0)
+        return (out == 1 ? (m->crop[1] - m->crop[0]) * (double)(in - 1) / 2
+                         : x * (m->crop[1] - m->crop[0]) * (double)(in - 1) / (out - 1)) +
+               m->crop[0] * (double)(in - 1);
     if (strcmp(m->coord, "pytorch_half_pixel") == 0 && out == 1)
         return -0.5;
     return (x + 0.5) / scale - 0.5;                  /* half_pixel, pytorch_half_pixel */
@@ -437,15 +443,92 @@ resize_run(Imp *im, const ResizeMode *m, ValueId x, const double *scale, const i
     return x ? imp_set_out(im, 0, x) : -1;
 }
 
+/* tf_crop_and_resize's roi operand (1): rank starts then rank ends, normalised input
+ * coordinates, into roi[0..2 rank).  It must be a constant f32 tensor. */
+static int
+resize_roi(Imp *im, int rank, double *roi)
+{
+    ValueId r = imp_in(im, 1);
+    int64_t n = 0;
+    if (!r)
+        return imp_fail(im, "Resize: tf_crop_and_resize needs the roi operand");
+    const void *p = imp_const_data(im, r);
+    if (!p)
+        return imp_unsupported(im, "Resize: roi must be a constant");
+    if (imp_type(im, r)->dtype != DT_F32 || ir_type_numel(imp_type(im, r), &n) < 0 ||
+        n != 2 * rank)
+        return imp_fail(im, "Resize: expected an f32 roi of %d values, got %s of %lld",
+                        2 * rank, ir_dtype_name(imp_type(im, r)->dtype), (long long)n);
+    for (int i = 0; i < 2 * rank; i++) {
+        float f;
+        memcpy(&f, (const char *)p + 4 * i, 4);
+        roi[i] = f;
+    }
+    return 0;
+}
+
+/* tf_crop_and_resize: axis i resamples [roi[i], roi[rank + i]] of the input; an output
+ * whose coordinate along any axis falls outside [0, in - 1] is extrapolation_value, as
+ * where(in-range mask of that axis, y, e) per axis, the [out, 1, ...] masks broadcasting. */
+static int
+resize_crop(Imp *im, ResizeMode *m, ValueId x, const double *scale, const int64_t *out)
+{
+    TensorType t = *imp_type(im, x);
+    double roi[2 * KILN_MAX_RANK], e = imp_attr_f(im, "extrapolation_value", 0);
+    int64_t md[KILN_MAX_RANK];
+    if (m->mode != RS_NEAREST && t.dtype != DT_F32)
+        return imp_unsupported(im, "Resize: interpolation of %s is not supported (nearest "
+                               "only)", ir_dtype_name(t.dtype));
+    if (resize_roi(im, t.rank, roi) < 0)
+        return -1;
+    int64_t nscales = 0;
+    if (imp_in(im, 2) && ir_type_numel(imp_type(im, imp_in(im, 2)), &nscales) < 0)
+        return imp_fail(im, "Resize: bad scales shape");
+    for (int i = 0; i < t.rank && nscales > 0; i++)
+        if (roi[t.rank + i] - roi[i] != 1)   /* the spec and the reference disagree */
+            return imp_unsupported(im, "Resize: tf_crop_and_resize with scales and a roi "
+                                   "narrower or wider than the input is not supported "
+                                   "(give sizes)");
+    ValueId y = x;
+    for (int i = 0; i < t.rank && y; i++) {
+        m->crop[0] = roi[i], m->crop[1] = roi[t.rank + i];
+        if (out[i] != t.dims[i] || m->crop[0] != 0 || m->crop[1] != 1)
+            y = resize_axis(im, m, y, i, scale[i], out[i]);
+    }
+    for (int i = 0; i < t.rank && y; i++) {
+        uint8_t *keep = arena_alloc(im->g->arena, (size_t)out[i]);
+        int all = 1;
+        m->crop[0] = roi[i], m->crop[1] = roi[t.rank + i];
+        for (int64_t j = 0; j < out[i]; j++) {
+            double c = source_coord(m, (double)j, scale[i], t.dims[i]);
+            keep[j] = c >= 0 && c <= (double)(t.dims[i] - 1);
+            all &= keep[j];
+        }
+        if (all)
+            continue;
+        md[0] = out[i];
+        for (int k = 1; k < t.rank - i; k++)
+            md[k] = 1;
+        TensorType mt = ir_type_make(DT_BOOL, t.rank - i, md);
+        y = imp_where(im, imp_const(im, &mt, keep), y, imp_scalar(im, t.dtype, e));
+    }
+    return y ? imp_set_out(im, 0, y) : -1;
+}
+
 /* Resize (opset 11+): nearest, linear and cubic modes, separable per axis as sums of
- * constant-index gathers times constant weights.  tf_crop_and_resize is unsupported. */
+ * constant-index gathers times constant weights; tf_crop_and_resize adds constant
+ * extrapolation masks (resize_crop). */
 int
 onnx_map_resize(Imp *im)
 {
+    static const char *const coords[] = { "half_pixel", "pytorch_half_pixel", "align_corners",
+                                          "asymmetric", "tf_half_pixel_for_nn",
+                                          "tf_crop_and_resize" };
     ValueId x = imp_need(im, 0);
     ResizeMode m = { 0 };
     double scale[KILN_MAX_RANK];
     int64_t out[KILN_MAX_RANK];
+    size_t c = 0;
     if (!x)
         return -1;
     const char *mode = imp_attr_s(im, "mode", "nearest");
@@ -457,11 +540,19 @@ onnx_map_resize(Imp *im)
     m.exclude_outside = imp_attr_i(im, "exclude_outside", 0) != 0;
     if (m.mode == RS_NEAREST && strcmp(mode, "nearest") != 0)
         return imp_unsupported(im, "Resize: mode '%s' is not supported", mode);
-    if (strcmp(m.coord, "tf_crop_and_resize") == 0)
-        return imp_unsupported(im, "Resize: coordinate_transformation_mode "
-                               "'tf_crop_and_resize' is not supported");
+    while (c < sizeof coords / sizeof *coords && strcmp(m.coord, coords[c]) != 0)
+        c++;
+    if (c == sizeof coords / sizeof *coords)
+        return imp_unsupported(im, "Resize: coordinate_transformation_mode '%s' is not "
+                               "supported", m.coord);
+    for (int i = 0; i < imp_type(im, x)->rank; i++)
+        if (imp_type(im, x)->dims[i] == 0)   /* nothing to interpolate from */
+            return imp_fail(im, "Resize: expected a non-empty input, got size 0 along "
+                            "axis %d", i);
     if (resize_sizes(im, x, 2, 3, scale, out) < 0)
         return -1;
+    if (strcmp(m.coord, "tf_crop_and_resize") == 0)
+        return resize_crop(im, &m, x, scale, out);
     return resize_run(im, &m, x, scale, out);
 }
 
@@ -568,9 +659,8 @@ onnx_map_gather_elements(Imp *im)
     return imp_set_out(im, 0, imp_emit(im, OP_GATHER, &g, 2, in));
 }
 
-/* Mod of integers: r = a - trunc(a / b) b (fmod = 1), and for fmod = 0 r + b where r is
- * non-zero with the sign opposite to b (Python's %).  Float Mod is unsupported: a
- * division-based remainder is not exact. */
+/* Mod: mod (fmod = 0: the sign of the divisor, Python's %) or fmod (fmod = 1: the sign of
+ * the dividend, C's fmod).  ONNX requires fmod = 1 for floats. */
 int
 onnx_map_mod(Imp *im)
 {
@@ -578,17 +668,13 @@ onnx_map_mod(Imp *im)
     if (!a || !b)
         return -1;
     DType dt = imp_type(im, a)->dtype;
-    if (imp_type(im, b)->dtype != dt)
-        return imp_fail(im, "Mod: operands of different element types");
-    ValueId r = imp_emit2(im, OP_SUB, a, imp_emit2(im, OP_MUL, imp_emit2(im, OP_DIV, a, b), b));
-    if (imp_attr_i(im, "fmod", 0) || dt == DT_U8)
-        return imp_set_out(im, 0, r);
-    ValueId zero = imp_scalar(im, dt, 0), no = imp_scalar(im, DT_BOOL, 0);
-    ValueId nonzero = imp_emit2(im, OP_EQUAL, imp_emit2(im, OP_EQUAL, r, zero), no);
-    ValueId rneg = imp_emit2(im, OP_LESS, r, zero), bneg = imp_emit2(im, OP_LESS, b, zero);
-    ValueId differ = imp_emit2(im, OP_EQUAL, imp_emit2(im, OP_EQUAL, rneg, bneg), no);
-    ValueId fix = imp_where(im, nonzero, differ, no);
-    return imp_set_out(im, 0, imp_where(im, fix, imp_emit2(im, OP_ADD, r, b), r));
+    int64_t fm = imp_attr_i(im, "fmod", 0);
+    if (fm != 0 && fm != 1)
+        return imp_fail(im, "Mod: expected fmod 0 or 1, got %lld", (long long)fm);
+    if (dt == DT_F32 && fm == 0)
+        return imp_fail(im, "Mod: expected fmod = 1 for f32 operands, got 0");
+    ValueId r = imp_emit2(im, fm ? OP_FMOD : OP_MOD, a, b);
+    return r ? imp_set_out(im, 0, r) : -1;
 }
 
 static ValueId

@@ -93,14 +93,17 @@ onnx_names_put(NameMap *m, Arena *a, const char *key, uint32_t val)
 
 /* ------------------------------------------------------------------ errors */
 
+/* kind: 0 an error, 1 an unsupported variant, 2 an unclaimed op or element type */
 static int
-vreport(Imp *im, int unsupported, const char *fmt, va_list ap)
+vreport(Imp *im, int kind, const char *fmt, va_list ap)
 {
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
     diag_error(im->d, im->loc, "%s", msg);
-    if (unsupported)
+    if (kind > 0)
         im->o->unsupported = 1;
+    if (kind > 1)
+        im->o->unclaimed = 1;
     return -1;
 }
 
@@ -120,6 +123,16 @@ imp_unsupported(Imp *im, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     vreport(im, 1, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int
+imp_unclaimed(Imp *im, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(im, 2, fmt, ap);
     va_end(ap);
     return -1;
 }
@@ -146,10 +159,7 @@ ValueId
 imp_need(Imp *im, int k)
 {
     ValueId v = imp_in(im, k);
-    if (!v && k < imp_nin(im) && im->node->input[k][0])
-        imp_unsupported(im, "%s: operand %d ('%s') is an empty tensor; kiln tensors have no "
-                        "empty dims", im->node->op_type, k, im->node->input[k]);
-    else if (!v)
+    if (!v)
         imp_fail(im, "%s: expected operand %d, got %d operands", im->node->op_type, k,
                  imp_nin(im));
     return v;
@@ -182,7 +192,7 @@ imp_set_out(Imp *im, int k, ValueId v)
     if (onnx_names_get(&im->names, name, NULL))
         return imp_fail(im, "tensor '%s' is defined twice", name);
     onnx_names_put(&im->names, im->g->arena, name, v);
-    if (!v)                            /* an empty tensor (Constant): absent to readers */
+    if (!v)
         return 0;
     Value *val = ir_value(im->g, v);
     if (!val->name)

@@ -112,11 +112,8 @@ input_type(Imp *im, const Onnx__ValueInfoProto *vi, TensorType *t)
                             dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM
                                 ? dm->dim_param : "?", name);
         if (dm->dim_value < 0)
-            return imp_fail(im, "graph input '%s': dim %zu is %lld, expected >= 1", name, i,
+            return imp_fail(im, "graph input '%s': dim %zu is %lld, expected >= 0", name, i,
                             (long long)dm->dim_value);
-        if (dm->dim_value == 0)
-            return imp_unsupported(im, "graph input '%s': dim %zu is 0; kiln tensors have no "
-                                   "empty dims", name, i);
         t->dims[i] = dm->dim_value;
     }
     if (ir_type_bytes(t, &bytes) < 0)
@@ -190,15 +187,40 @@ add_initializers(Imp *im, const Onnx__GraphProto *gp)
             return imp_fail(im, "initializer %zu has no name", i);
         if (onnx_names_get(&im->names, t->name, NULL))
             return imp_fail(im, "initializer '%s' is defined twice", t->name);
-        ValueId v = onnx_tensor_empty(t) ? 0 : onnx_tensor_const(im, t, "initializer");
-        if (!v && !onnx_tensor_empty(t))
+        ValueId v = onnx_tensor_const(im, t, "initializer");
+        if (!v)
             return -1;
         onnx_names_put(&im->names, im->g->arena, t->name, v);
     }
     return 0;
 }
 
-/* Graph input names that feed an operand the op table marks constant-only. */
+/* 1 when node n reads only the static shape or type of its operands, not their values. */
+static int
+reads_shape_only(const Onnx__NodeProto *n)
+{
+    static const char *const ops[] = { "Shape", "Size", "EyeLike" };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (n->op_type && strcmp(n->op_type, ops[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 when a result of n is in params. */
+static int
+feeds_param(const Imp *im, const Onnx__NodeProto *n)
+{
+    for (size_t k = 0; k < n->n_output; k++)
+        if (n->output[k][0] && onnx_names_get(&im->params, n->output[k], NULL))
+            return 1;
+    return 0;
+}
+
+/* Tensor names whose values an operand the op table marks constant-only depends on: the
+ * operands themselves, then (backwards, to a fixed point) every operand of a node that
+ * computes one of them, except nodes that read only shapes (only with a bind callback,
+ * which supplies those of them that are graph inputs, as a deployed model's
+ * initializers). */
 static void
 find_params(Imp *im, const Onnx__GraphProto *gp)
 {
@@ -210,6 +232,17 @@ find_params(Imp *im, const Onnx__GraphProto *gp)
         for (size_t k = 0; k < n->n_input && k < 32; k++)
             if ((row->cmask >> k & 1) && n->input[k][0])
                 onnx_names_put(&im->params, im->g->arena, n->input[k], 1);
+    }
+    for (uint32_t before = 0; im->o->bind && before != im->params.n;) {
+        before = im->params.n;
+        for (size_t i = gp->n_node; i-- > 0;) {
+            const Onnx__NodeProto *n = gp->node[i];
+            if (reads_shape_only(n) || !feeds_param(im, n))
+                continue;
+            for (size_t k = 0; k < n->n_input; k++)
+                if (n->input[k][0])
+                    onnx_names_put(&im->params, im->g->arena, n->input[k], 1);
+        }
     }
 }
 
@@ -320,19 +353,19 @@ map_node(Imp *im, const Onnx__NodeProto *n)
         return imp_fail(im, "node has no op type");
     if (strcmp(dom, "ai.onnx") != 0) {
         onnx_op_nearest(n->op_type, near, sizeof near);
-        return imp_unsupported(im, "unsupported op %s of domain '%s' (opset %lld of "
+        return imp_unclaimed(im, "unsupported op %s of domain '%s' (opset %lld of "
                                "ai.onnx); nearest supported: %s", n->op_type, dom,
                                (long long)im->opset, near);
     }
     im->row = onnx_op_find(n->op_type, im->opset);
     const OnnxOpRow *any = im->row ? NULL : onnx_op_any(n->op_type);
     if (any)
-        return imp_unsupported(im, "unsupported op %s at opset %lld (domain '%s'); it is "
+        return imp_unclaimed(im, "unsupported op %s at opset %lld (domain '%s'); it is "
                                "supported at opsets %d..%d", n->op_type, (long long)im->opset,
                                dom, any->since, any->until);
     if (!im->row) {
         onnx_op_nearest(n->op_type, near, sizeof near);
-        return imp_unsupported(im, "unsupported op %s (domain '%s', opset %lld); nearest "
+        return imp_unclaimed(im, "unsupported op %s (domain '%s', opset %lld); nearest "
                                "supported: %s", n->op_type, dom, (long long)im->opset, near);
     }
     int nerror = im->d->nerror;
@@ -380,8 +413,7 @@ add_outputs(Imp *im, const Onnx__GraphProto *gp)
             return imp_fail(im, "graph output '%s' is not produced by any node",
                             vi->name ? vi->name : "");
         if (!v)
-            return imp_unsupported(im, "graph output '%s' is an empty tensor; kiln tensors "
-                                   "have no empty dims", vi->name);
+            return imp_fail(im, "graph output '%s' has no value", vi->name);
         const Onnx__TypeProto *tp = vi->type;
         if (tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && tp->tensor_type &&
             tp->tensor_type->has_elem_type && tp->tensor_type->elem_type != 0) {

@@ -28,7 +28,11 @@ typedef struct {
     void               *bind_ctx;    /* passed to bind */
     int                 unsupported; /* out: 1 when the import failed only because the model
                                         uses something kiln does not support (an unclaimed
-                                        op, an attribute variant, a dtype); 0 otherwise */
+                                        op or element type, an attribute variant) */
+    int                 unclaimed;   /* out: 1 when that something is an op kiln does not
+                                        claim at the model's opset and domain, or an
+                                        element type outside the op's row (doc/onnx.md):
+                                        the conformance harness's only reason to skip */
 } OnnxImportOpts;
 
 /* model.c */
@@ -43,7 +47,8 @@ typedef struct {
  * a returned graph (and of later diagnostics about it) live in the graph's arena: print
  * d before ir_graph_free.  fix may be NULL when nfix is 0. */
 Graph *onnx_import_file(const char *path, const OnnxShapeFix *fix, int nfix, Diag *d);
-/* The same with options (constant binding for tests); o->unsupported is written. */
+/* The same with options (constant binding for tests); o->unsupported and o->unclaimed
+ * are written. */
 Graph *onnx_import_file_opts(const char *path, OnnxImportOpts *o, Diag *d);
 /* Parses "name=2x3x4" (or "name=" for a scalar) into *out; out->name points into arg and
  * ends at the '='.  -1 with a message in err on a malformed argument

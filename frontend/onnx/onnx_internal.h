@@ -70,6 +70,9 @@ void     onnx_names_put(NameMap *m, Arena *a, const char *key, uint32_t val);
 /* import.c — building blocks for the mappers (all report to im->d at im->loc) */
 int      imp_fail(Imp *im, const char *fmt, ...);         /* returns -1 */
 int      imp_unsupported(Imp *im, const char *fmt, ...);  /* also marks unsupported; -1 */
+/* An op (at this opset and domain) or element type the table does not claim; marks the
+ * import unsupported and unclaimed; -1. */
+int      imp_unclaimed(Imp *im, const char *fmt, ...);
 int      imp_nin(const Imp *im);                          /* operands given */
 ValueId  imp_in(Imp *im, int k);        /* operand k; 0 if absent (optional or "") */
 ValueId  imp_need(Imp *im, int k);      /* operand k; error + 0 if absent */
@@ -109,11 +112,9 @@ const char *imp_attr_s(Imp *im, const char *name, const char *def);   /* arena c
 /* tensor.c */
 DType    onnx_dtype(int32_t onnx_type);                   /* DT_NONE if kiln has no such */
 const char *onnx_dtype_name(int32_t onnx_type);           /* "FLOAT16", ...; "?" */
-/* 1 when t has a zero-size dim (and no negative one).  Such tensors are exporters'
- * placeholders for absent operands (Resize's roi): the importer binds their names to
- * ValueId 0, so imp_in sees them as absent and any real use is an unsupported error. */
-int      onnx_tensor_empty(const Onnx__TensorProto *t);
-/* A TensorProto (initializer or Constant value) as a constant node; 0 on error. */
+/* A TensorProto (initializer or Constant value) as a constant node; 0 on error.  A
+ * zero-size tensor is an empty constant like any other (exporters also use one as a
+ * placeholder for an absent operand, Resize's roi, which the mappers then ignore). */
 ValueId  onnx_tensor_const(Imp *im, const Onnx__TensorProto *t, const char *what);
 /* Unmaps external files no Storage took over and frees the cache (end of an import). */
 void     onnx_ext_release(Imp *im);
@@ -121,15 +122,51 @@ void     onnx_ext_release(Imp *im);
  * conformance harness uses it for input_*.pb / output_*.pb.  -1 with a message in err. */
 int      onnx_tensor_read(const Onnx__TensorProto *t, IrTensor *out, char *err, size_t errlen);
 
+/* random.c — NumPy's legacy RandomState (MT19937), for masks drawn at compile time */
+typedef struct {
+    uint32_t mt[624];          /* generator state */
+    int      pos;              /* next word of mt to temper; 624 = regenerate first */
+} OnnxMt;
+/* As RandomState(seed) with an integer seed (init_genrand). */
+void     onnx_mt_seed(OnnxMt *r, uint32_t seed);
+uint32_t onnx_mt_next(OnnxMt *r);                         /* next 32-bit output */
+/* Next double in [0, 1) from two outputs, as NumPy's random_sample (53 bits). */
+double   onnx_mt_uniform(OnnxMt *r);
+
 /* ops.c */
-/* conv2d of in[0..nin) (x, w, optional bias) with the current node's Conv attributes. */
+/* Conv of in[0..nin) (x, w, optional bias) with the current node's Conv attributes: one
+ * conv2d for 1-D and 2-D inputs, a depth-window gather around a conv2d for 3-D. */
 ValueId  onnx_conv_node(Imp *im, const ValueId *in, int nin);
 const OnnxOpRow *onnx_op_find(const char *type, int64_t opset);   /* NULL = unclaimed */
 const OnnxOpRow *onnx_op_any(const char *type);   /* a row of type at any opset, or NULL */
-/* Fails (unsupported) when operand 0's dtype is outside im->row->types. */
+/* Fails (unclaimed) when operand 0's dtype is outside im->row->types. */
 int      onnx_op_check_types(Imp *im);
 /* Up to 3 claimed op types nearest to type (edit distance), ", "-joined into buf. */
 void     onnx_op_nearest(const char *type, char *buf, size_t len);
+
+/* pool.c — spatial windows (Conv, ConvTranspose, pools) and the pool mapper */
+/* The window of a Conv or pool node over the nsp spatial dims of an [N, C, ...] input. */
+typedef struct {
+    int     nsp;               /* spatial dims, 1..3 */
+    int64_t kernel[3];         /* window extent per spatial dim, 1..INT32_MAX */
+    int64_t stride[3];         /* 1..INT32_MAX */
+    int64_t dil[3];            /* dilation, 1..INT32_MAX */
+    int64_t pb[3], pe[3];      /* padding before / after each dim, auto_pad resolved, >= 0 */
+} OnnxWindow;
+/* Attribute name of nsp ints into out[0..nsp); def for each when absent; -1 (reported)
+ * when it has another count. */
+int      onnx_attr_spatial(Imp *im, const char *name, int nsp, int64_t *out, int64_t def);
+/* The current node's window for input type x (rank 3..5, else unsupported): kernel from
+ * kernel (Conv: the weight's spatial dims) or the kernel_shape attribute, then strides,
+ * dilations, pads and auto_pad.  -1 (reported) on a bad or out-of-range attribute. */
+int      onnx_window_get(Imp *im, const TensorType *x, const int64_t *kernel, OnnxWindow *w);
+/* x padded on `axis` by pb / pe with fill, then its windows of k taps (stride s, dilation
+ * d) gathered with a constant index table: dim `axis` of length L becomes [out, k].
+ * 0 (reported) when no window fits or the table is too large. */
+ValueId  onnx_window_gather(Imp *im, ValueId x, int axis, int64_t k, int64_t s, int64_t d,
+                            int64_t pb, int64_t pe, double fill);
+/* AveragePool and MaxPool (row op OP_AVGPOOL / OP_MAXPOOL), 1-D to 3-D. */
+int      onnx_map_pool(Imp *im);
 
 /* quant.c — mappers of the quantization rows */
 int      onnx_map_quantize(Imp *im);

@@ -8,9 +8,11 @@
  * IR with imp_emit, which types and folds each node as it is made.  Where kiln has no
  * single op the mapper decomposes (Gemm, LayerNormalization with its extra results,
  * Squeeze/Unsqueeze as reshape, ...); longer decompositions live in eltwise.c (activations,
- * logic), gen.c (constants from static shapes, Resize, losses) and quant.c (QDQ).
+ * logic), gen.c (constants from static shapes, Resize, losses), quant.c (QDQ) and pool.c
+ * (the spatial windows of Conv and the pools; 3-D and gathered-window pooling).
  * Variants kiln cannot express are rejected with imp_unsupported naming the attribute,
  * never approximated. */
+#include <ctype.h>
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -207,148 +209,109 @@ map_gemm(Imp *im)
     return out0(im, y);
 }
 
-/* Spatial attributes shared by Conv and the pools, for a 4-D NCHW input. */
-typedef struct {
-    int64_t kernel[2], stride[2], dil[2], pad[4];   /* pad: top, left, bottom, right */
-} Window;
-
-/* Attribute `name` of nsp values (1-D: width only) into out[2]; def when absent. */
-static int
-get_spatial(Imp *im, const char *name, int nsp, int64_t *out, int64_t def)
+/* ConvAttr of a conv2d over window dims ih (height) and iw (width); -1 = a unit dim. */
+static void
+conv_attr(const OnnxWindow *w, int ih, int iw, int64_t groups, Attr *a)
 {
-    int64_t v[4];
-    int n = imp_attr_ints(im, name, v, 4);
-    out[0] = out[1] = def;
-    if (n <= 0)
-        return n;
-    if (n != nsp)
-        return imp_fail(im, "%s: '%s' has %d values, expected %d", im->node->op_type, name, n,
-                        nsp);
-    out[1] = v[nsp - 1];
-    if (nsp == 2)
-        out[0] = v[0];
-    return 0;
-}
-
-/* x as 4-D NCHW: a 1-D input [N, C, L] becomes [N, C, 1, L]; *nsp = spatial dims. */
-static ValueId
-as_4d(Imp *im, ValueId x, int *nsp)
-{
-    const TensorType *t = imp_type(im, x);
-    *nsp = t->rank - 2;
-    if (t->rank == 4)
-        return x;
-    if (t->rank != 3) {
-        imp_unsupported(im, "%s: only 1-D and 2-D inputs are supported, got rank %d",
-                        im->node->op_type, t->rank);
-        return 0;
-    }
-    int64_t d[4] = { t->dims[0], t->dims[1], 1, t->dims[2] };
-    return imp_reshape(im, x, 4, d);
-}
-
-/* Result of a 4-D op back to the input's rank (1-D: drop the unit height). */
-static ValueId
-from_4d(Imp *im, ValueId y, int nsp)
-{
-    if (!y || nsp == 2)
-        return y;
-    const TensorType *t = imp_type(im, y);
-    int64_t d[3] = { t->dims[0], t->dims[1], t->dims[3] };
-    return imp_reshape(im, y, 3, d);
-}
-
-/* Reads kernel (kernel_shape, or kk for Conv), strides, dilations, pads and auto_pad for
- * the 4-D NCHW value x whose original input had nsp spatial dims. */
-static int
-get_window(Imp *im, ValueId x, int nsp, const int64_t *kk, Window *w)
-{
-    const TensorType *t = imp_type(im, x);
-    int64_t p[4];
-    if (kk) {
-        w->kernel[0] = kk[0];
-        w->kernel[1] = kk[1];
-    } else if (get_spatial(im, "kernel_shape", nsp, w->kernel, 1) < 0) {
-        return -1;
-    }
-    if (get_spatial(im, "strides", nsp, w->stride, 1) < 0 ||
-        get_spatial(im, "dilations", nsp, w->dil, 1) < 0)
-        return -1;
-    int n = imp_attr_ints(im, "pads", p, 4);
-    if (n < 0)
-        return -1;
-    if (n != 0 && n != 2 * nsp)
-        return imp_fail(im, "%s: 'pads' has %d values, expected %d", im->node->op_type, n,
-                        2 * nsp);
-    memset(w->pad, 0, sizeof w->pad);
-    for (int i = 0; i < n / 2; i++) {             /* begins then ends, per spatial dim */
-        w->pad[2 - nsp + i] = p[i];
-        w->pad[4 - nsp + i] = p[n / 2 + i];
-    }
-    const char *ap = imp_attr_s(im, "auto_pad", "NOTSET");
-    if (strcmp(ap, "NOTSET") == 0)
-        return 0;
-    memset(w->pad, 0, sizeof w->pad);
-    if (strcmp(ap, "VALID") == 0)
-        return 0;
-    if (strcmp(ap, "SAME_UPPER") != 0 && strcmp(ap, "SAME_LOWER") != 0)
-        return imp_fail(im, "%s: unknown auto_pad '%s'", im->node->op_type, ap);
+    int dim[2] = { ih, iw };
+    ir_attr_default(OP_CONV2D, a);
     for (int i = 0; i < 2; i++) {
-        int64_t in = t->dims[2 + i], s = w->stride[i] > 0 ? w->stride[i] : 1;
-        int64_t out = (in + s - 1) / s;
-        int64_t total = (out - 1) * s + (w->kernel[i] - 1) * w->dil[i] + 1 - in;
-        if (total < 0)
-            total = 0;
-        int64_t small = total / 2, big = total - small;
-        w->pad[i] = ap[5] == 'U' ? small : big;
-        w->pad[i + 2] = ap[5] == 'U' ? big : small;
+        int j = dim[i];
+        if (j < 0)
+            continue;
+        a->conv.stride[i] = (int)w->stride[j];
+        a->conv.dilation[i] = (int)w->dil[j];
+        a->conv.pad[i] = (int)w->pb[j];
+        a->conv.pad[i + 2] = (int)w->pe[j];
     }
-    return 0;
+    a->conv.groups = (int)groups;
 }
 
-static int
-fits_int(Imp *im, const int64_t *v, int n)
+/* v [N, C, L] as [N, C, 1, L] (insert), or [N, C, 1, L] back to [N, C, L]. */
+static ValueId
+unit_height(Imp *im, ValueId v, int insert)
 {
-    for (int i = 0; i < n; i++)
-        if (v[i] < INT32_MIN || v[i] > INT32_MAX)
-            return imp_fail(im, "%s: attribute value %lld out of range", im->node->op_type,
-                            (long long)v[i]);
-    return 0;
+    if (!v)
+        return 0;
+    const TensorType *t = imp_type(im, v);
+    int64_t d4[4] = { t->dims[0], t->dims[1], 1, t->dims[2] };
+    int64_t d3[3] = { t->dims[0], t->dims[1], t->dims[3] };
+    return insert ? imp_reshape(im, v, 4, d4) : imp_reshape(im, v, 3, d3);
+}
+
+/* 3-D conv: gather the depth windows [N, C, Do, kd, H, W], move Do beside N and fold
+ * (C, kd) into the channels, c major so that a group's channels stay contiguous; conv2d
+ * over (H, W) with the weight viewed as [M, C/g kd, kh, kw]; unfold to [N, M, Do, Ho, Wo]. */
+static ValueId
+conv_3d(Imp *im, const ValueId *in, int nin, const OnnxWindow *w, int64_t g)
+{
+    static const int p6[6] = { 0, 2, 1, 3, 4, 5 }, p5[5] = { 0, 2, 1, 3, 4 };
+    TensorType xt = *imp_type(im, in[0]), wt = *imp_type(im, in[1]);
+    int64_t n = xt.dims[0], kd = wt.dims[2];
+    Attr a;
+    ValueId xg = onnx_window_gather(im, in[0], 2, kd, w->stride[0], w->dil[0], w->pb[0],
+                                    w->pe[0], 0.0);
+    if (!xg)
+        return 0;
+    int64_t dout = imp_type(im, xg)->dims[2];
+    int64_t x4[4] = { n * dout, xt.dims[1] * kd, xt.dims[3], xt.dims[4] };
+    int64_t w4[4] = { wt.dims[0], wt.dims[1] * kd, wt.dims[3], wt.dims[4] };
+    ValueId v[3] = { imp_reshape(im, imp_transpose(im, xg, 6, p6), 4, x4),
+                     imp_reshape(im, in[1], 4, w4), nin > 2 ? in[2] : 0 };
+    conv_attr(w, 1, 2, g, &a);
+    ValueId y = imp_emit(im, OP_CONV2D, &a, nin, v);
+    if (!y)
+        return 0;
+    const TensorType *yt = imp_type(im, y);
+    int64_t y5[5] = { n, dout, yt->dims[1], yt->dims[2], yt->dims[3] };
+    return imp_transpose(im, imp_reshape(im, y, 5, y5), 5, p5);
+}
+
+/* Conv of x [N, C, ...] and w [M, C/g, k...] (rank 3..5) over window w. */
+static ValueId
+conv_nd(Imp *im, const ValueId *in, int nin, const OnnxWindow *w, int64_t g)
+{
+    Attr a;
+    if (w->nsp == 3)
+        return conv_3d(im, in, nin, w, g);
+    if (w->nsp == 2) {
+        conv_attr(w, 0, 1, g, &a);
+        return imp_emit(im, OP_CONV2D, &a, nin, in);
+    }
+    ValueId v[3] = { unit_height(im, in[0], 1), unit_height(im, in[1], 1), nin > 2 ? in[2] : 0 };
+    conv_attr(w, -1, 0, g, &a);
+    return unit_height(im, imp_emit(im, OP_CONV2D, &a, nin, v), 0);
+}
+
+/* Weight wt fits input xt: same rank, C = (C/g) g, M divisible by g (transposed: C = Cw,
+ * Cw divisible by g). */
+static int
+conv_fits(Imp *im, const TensorType *xt, const TensorType *wt, int64_t g, int transposed)
+{
+    char b1[200], b2[200];
+    int ok = wt->rank == xt->rank && xt->rank >= 2 && g >= 1 && g <= INT32_MAX;
+    if (ok && transposed)
+        ok = wt->dims[0] == xt->dims[1] && wt->dims[0] % g == 0;
+    else if (ok)
+        ok = wt->dims[1] * g == xt->dims[1] && wt->dims[0] % g == 0;
+    if (ok)
+        return 0;
+    return imp_fail(im, "%s: weight %s does not fit input %s (group %lld)", im->node->op_type,
+                    ir_type_str(wt, b1, sizeof b1), ir_type_str(xt, b2, sizeof b2),
+                    (long long)g);
 }
 
 ValueId
 onnx_conv_node(Imp *im, const ValueId *in, int nin)
 {
-    Window w;
-    Attr a;
-    int nsp, nspw;
+    OnnxWindow w;
     if (!in[0] || !in[1] || (nin > 2 && !in[2]))
         return 0;
-    ValueId v[3] = { as_4d(im, in[0], &nsp), as_4d(im, in[1], &nspw), nin > 2 ? in[2] : 0 };
-    if (!v[0] || !v[1])
+    TensorType xt = *imp_type(im, in[0]), wt = *imp_type(im, in[1]);
+    int64_t g = imp_attr_i(im, "group", 1);
+    if (conv_fits(im, &xt, &wt, g, 0) < 0 || onnx_window_get(im, &xt, wt.dims + 2, &w) < 0)
         return 0;
-    if (nsp != nspw) {
-        imp_fail(im, "%s: input and weight ranks differ", im->node->op_type);
-        return 0;
-    }
-    const TensorType *wt = imp_type(im, v[1]);
-    int64_t k[2] = { wt->dims[2], wt->dims[3] }, group = imp_attr_i(im, "group", 1);
-    if (get_window(im, v[0], nsp, k, &w) < 0 || fits_int(im, w.stride, 2) < 0 ||
-        fits_int(im, w.dil, 2) < 0 || fits_int(im, w.pad, 4) < 0)
-        return 0;
-    if (group < 1 || group > INT32_MAX) {
-        imp_fail(im, "%s: group %lld out of range", im->node->op_type, (long long)group);
-        return 0;
-    }
-    ir_attr_default(OP_CONV2D, &a);
-    for (int i = 0; i < 2; i++) {
-        a.conv.stride[i] = (int)w.stride[i];
-        a.conv.dilation[i] = (int)w.dil[i];
-    }
-    for (int i = 0; i < 4; i++)
-        a.conv.pad[i] = (int)w.pad[i];
-    a.conv.groups = (int)group;
-    return from_4d(im, imp_emit(im, OP_CONV2D, &a, nin, v), nsp);
+    return conv_nd(im, in, nin, &w, g);
 }
 
 static int
@@ -358,81 +321,87 @@ map_conv(Imp *im)
     return out0(im, onnx_conv_node(im, in, in[2] ? 3 : 2));
 }
 
-/* ConvTranspose as a stride-1 conv2d: the input with s-1 zeros inserted between elements
- * (reshape to [.., H, 1, W, 1], pad the unit dims to s, reshape back), padded by
- * d(k-1) - pad_begin before and d(k-1) - pad_end + output_padding after (cropped where
- * negative), convolved with the weight flipped spatially and regrouped to [M, C/g, kh, kw]. */
+/* ConvTranspose as a stride-1 conv: the input with s-1 zeros inserted after each element
+ * of each spatial dim (viewed as [N, C, L1, 1, L2, 1, ...], the unit dims padded to s,
+ * viewed back), padded by d(k-1) - pad_begin before and d(k-1) - pad_end + output_padding
+ * after (cropped where negative), convolved with the weight flipped spatially and
+ * regrouped to [M, C/g, k...]. */
 static ValueId
-upsample_zeros(Imp *im, ValueId x, const int64_t *s, const int64_t *before,
+upsample_zeros(Imp *im, ValueId x, const OnnxWindow *w, const int64_t *before,
                const int64_t *after)
 {
-    const TensorType *t = imp_type(im, x);
-    int64_t n = t->dims[0], c = t->dims[1], h = t->dims[2], w = t->dims[3];
-    int64_t d6[6] = { n, c, h, 1, w, 1 }, d4[4] = { n, c, h * s[0], w * s[1] };
+    TensorType t = *imp_type(im, x);
+    int nsp = w->nsp, r = 2 + nsp;
+    int64_t dz[KILN_MAX_RANK] = { t.dims[0], t.dims[1] }, du[5] = { t.dims[0], t.dims[1] };
     Attr p, sl;
     ir_attr_default(OP_PAD, &p);
-    p.pad.rank = 6;
-    p.pad.after[3] = s[0] - 1;
-    p.pad.after[5] = s[1] - 1;
-    x = imp_reshape(im, emit_attr(im, OP_PAD, &p, imp_reshape(im, x, 6, d6)), 4, d4);
+    p.pad.rank = 2 + 2 * nsp;
+    for (int i = 0; i < nsp; i++) {
+        dz[2 + 2 * i] = t.dims[2 + i];
+        dz[3 + 2 * i] = 1;
+        p.pad.after[3 + 2 * i] = w->stride[i] - 1;
+        du[2 + i] = t.dims[2 + i] * w->stride[i];
+    }
+    x = imp_reshape(im, emit_attr(im, OP_PAD, &p, imp_reshape(im, x, 2 + 2 * nsp, dz)), r, du);
     ir_attr_default(OP_PAD, &p);
     ir_attr_default(OP_SLICE, &sl);
-    p.pad.rank = sl.slice.rank = 4;
-    for (int i = 0; i < 4; i++)
-        sl.slice.end[i] = d4[i], sl.slice.step[i] = 1;
-    for (int i = 0; i < 2; i++) {
-        int64_t b = before[i], e = after[i] - (s[i] - 1);   /* s - 1 zeros already trail */
+    p.pad.rank = sl.slice.rank = r;
+    for (int i = 0; i < r; i++)
+        sl.slice.end[i] = du[i], sl.slice.step[i] = 1;
+    for (int i = 0; i < nsp; i++) {
+        int64_t b = before[i], e = after[i] - (w->stride[i] - 1);   /* s - 1 zeros trail */
         p.pad.before[2 + i] = b > 0 ? b : 0;
         p.pad.after[2 + i] = e > 0 ? e : 0;
         sl.slice.start[2 + i] = b < 0 ? -b : 0;
-        sl.slice.end[2 + i] = d4[2 + i] - (e < 0 ? -e : 0);
+        sl.slice.end[2 + i] = du[2 + i] - (e < 0 ? -e : 0);
     }
     return emit_attr(im, OP_PAD, &p, emit_attr(im, OP_SLICE, &sl, x));
 }
 
-/* W [C, M/g, kh, kw] -> [M, C/g, kh, kw], flipped in kh and kw. */
+/* W [C, M/g, k...] -> [M, C/g, k...], flipped in every spatial dim. */
 static ValueId
-transpose_weight(Imp *im, ValueId w, int64_t g)
+transpose_weight(Imp *im, ValueId wv, int64_t g)
 {
-    const TensorType *t = imp_type(im, w);
-    int64_t c = t->dims[0], mg = t->dims[1], kh = t->dims[2], kw = t->dims[3];
-    int64_t d5[5] = { g, c / g, mg, kh, kw }, d4[4] = { g * mg, c / g, kh, kw };
-    static const int perm[5] = { 0, 2, 1, 3, 4 };
+    TensorType t = *imp_type(im, wv);
+    int r = t.rank, perm[KILN_MAX_RANK] = { 0, 2, 1 };
+    int64_t c = t.dims[0], mg = t.dims[1];
+    int64_t dg[KILN_MAX_RANK] = { g, c / g, mg }, dm[KILN_MAX_RANK] = { g * mg, c / g };
     Attr sl;
-    w = imp_reshape(im, imp_transpose(im, imp_reshape(im, w, 5, d5), 5, perm), 4, d4);
+    for (int i = 2; i < r; i++) {
+        dg[i + 1] = dm[i] = t.dims[i];
+        perm[i + 1] = i + 1;
+    }
+    wv = imp_reshape(im, imp_transpose(im, imp_reshape(im, wv, r + 1, dg), r + 1, perm), r, dm);
     ir_attr_default(OP_SLICE, &sl);
-    sl.slice.rank = 4;
-    for (int i = 0; i < 4; i++) {
+    sl.slice.rank = r;
+    for (int i = 0; i < r; i++) {
         sl.slice.start[i] = i < 2 ? 0 : -1;
-        sl.slice.end[i] = i < 2 ? d4[i] : INT64_MIN;
+        sl.slice.end[i] = i < 2 ? dm[i] : INT64_MIN;
         sl.slice.step[i] = i < 2 ? 1 : -1;
     }
-    return emit_attr(im, OP_SLICE, &sl, w);
+    return emit_attr(im, OP_SLICE, &sl, wv);
 }
 
 /* Padding of ConvTranspose per spatial dim: from pads, or derived from output_shape or
  * auto_pad SAME_* (total = s (in - 1) + output_padding + d (k - 1) + 1 - out; a negative
  * total, an output_shape beyond the full result, extends the end like output_padding). */
 static int
-convt_pads(Imp *im, const TensorType *x, int nsp, const Window *w, const int64_t *opad,
+convt_pads(Imp *im, const TensorType *x, const OnnxWindow *w, const int64_t *opad,
            int64_t *pb, int64_t *pe)
 {
-    int64_t shape[2] = { 0, 0 };
+    int64_t shape[3];
     const char *ap = imp_attr_s(im, "auto_pad", "NOTSET");
-    int n = get_spatial(im, "output_shape", nsp, shape, 0);
-    int same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
-    if (n < 0)
+    int has_shape = imp_attr(im, "output_shape") != NULL, upper = !strcmp(ap, "SAME_UPPER");
+    int same = upper || !strcmp(ap, "SAME_LOWER");
+    if (onnx_attr_spatial(im, "output_shape", w->nsp, shape, 0) < 0)
         return -1;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < w->nsp; i++) {
         int64_t in = x->dims[2 + i], full = w->stride[i] * (in - 1) + opad[i] +
                      (w->kernel[i] - 1) * w->dil[i] + 1;
-        pb[i] = w->pad[i], pe[i] = w->pad[i + 2];
-        if (!imp_attr(im, "output_shape") && !same)
+        pb[i] = w->pb[i], pe[i] = w->pe[i];
+        if (!has_shape && !same)
             continue;
-        int64_t out = imp_attr(im, "output_shape") ? (i == 0 && nsp == 1 ? 1 : shape[i])
-                                                   : in * w->stride[i];
-        int64_t total = full - out;
-        int upper = !strcmp(ap, "SAME_UPPER");
+        int64_t total = full - (has_shape ? shape[i] : in * w->stride[i]);
         pb[i] = total < 0 ? 0 : upper ? total / 2 : total - total / 2;
         pe[i] = total - pb[i];         /* < 0: extra zeros at the end, as output_padding */
     }
@@ -443,93 +412,28 @@ static int
 map_conv_transpose(Imp *im)
 {
     ValueId x = imp_need(im, 0), wv = imp_need(im, 1), b = imp_in(im, 2);
-    int nsp, nspw;
-    Window w;
-    int64_t opad[2], pb[2], pe[2], before[2], after[2];
-    if (!x || !wv || !(x = as_4d(im, x, &nsp)) || !(wv = as_4d(im, wv, &nspw)))
+    OnnxWindow w, cw;
+    int64_t opad[3], pb[3], pe[3], before[3], after[3];
+    if (!x || !wv)
         return -1;
-    const TensorType *wt = imp_type(im, wv);
-    int64_t k[2] = { wt->dims[2], wt->dims[3] }, g = imp_attr_i(im, "group", 1);
-    if (nsp != nspw || g < 1 || wt->dims[0] % g || wt->dims[0] != imp_type(im, x)->dims[1]) {
-        char b1[200], b2[200];
-        return imp_fail(im, "ConvTranspose: weight %s does not fit input %s (group %lld)",
-                        ir_type_str(wt, b1, sizeof b1), ir_type_str(imp_type(im, x), b2,
-                        sizeof b2), (long long)g);
-    }
-    if (get_window(im, x, nsp, k, &w) < 0)
+    TensorType xt = *imp_type(im, x), wt = *imp_type(im, wv);
+    int64_t g = imp_attr_i(im, "group", 1);
+    if (conv_fits(im, &xt, &wt, g, 1) < 0 || onnx_window_get(im, &xt, wt.dims + 2, &w) < 0 ||
+        onnx_attr_spatial(im, "output_padding", w.nsp, opad, 0) < 0 ||
+        convt_pads(im, &xt, &w, opad, pb, pe) < 0)
         return -1;
-    if (get_spatial(im, "output_padding", nsp, opad, 0) < 0 ||
-        convt_pads(im, imp_type(im, x), nsp, &w, opad, pb, pe) < 0)
-        return -1;
-    for (int i = 0; i < 2; i++) {
-        if (w.stride[i] < 1 || w.stride[i] > 64 || w.dil[i] < 1 || w.dil[i] > 64)
+    cw = w;
+    for (int i = 0; i < w.nsp; i++) {
+        if (w.stride[i] > 64 || w.dil[i] > 64)
             return imp_unsupported(im, "ConvTranspose: strides and dilations must be 1..64");
-        before[i] = w.dil[i] * (k[i] - 1) - pb[i];
-        after[i] = w.dil[i] * (k[i] - 1) - pe[i] + opad[i];
+        before[i] = w.dil[i] * (w.kernel[i] - 1) - pb[i];
+        after[i] = w.dil[i] * (w.kernel[i] - 1) - pe[i] + opad[i];
+        cw.stride[i] = 1;
+        cw.pb[i] = cw.pe[i] = 0;
     }
-    ValueId in[3] = { upsample_zeros(im, x, w.stride, before, after),
-                      transpose_weight(im, wv, g), b };
-    Attr a;
-    ir_attr_default(OP_CONV2D, &a);
-    a.conv.dilation[0] = (int)w.dil[0];
-    a.conv.dilation[1] = (int)w.dil[1];
-    a.conv.groups = (int)g;
-    return out0(im, from_4d(im, imp_emit(im, OP_CONV2D, &a, b ? 3 : 2, in), nsp));
-}
-
-/* ceil_mode: extra end padding so that floor division yields the ceil-mode size; a last
- * window that would start in the end padding is dropped (as PyTorch and ONNX Runtime do). */
-static int
-ceil_pads(Imp *im, const TensorType *t, Window *w)
-{
-    for (int i = 0; i < 2; i++) {
-        int64_t in = t->dims[2 + i], k = w->kernel[i], s = w->stride[i];
-        int64_t span = in + w->pad[i] + w->pad[i + 2] - k;
-        if (span < 0 || s < 1)
-            continue;                  /* the shape rule reports it */
-        int64_t out = (span + s - 1) / s + 1;
-        if ((out - 1) * s >= in + w->pad[i])
-            out--;
-        int64_t extra = (out - 1) * s + k - (in + w->pad[i] + w->pad[i + 2]);
-        if (extra > 0 && !strcmp(im->node->op_type, "AveragePool") &&
-            imp_attr_i(im, "count_include_pad", 0))
-            return imp_unsupported(im, "AveragePool: ceil_mode = 1 with count_include_pad = 1 "
-                                   "is not supported");
-        if (extra > 0)
-            w->pad[i + 2] += extra;
-    }
-    return 0;
-}
-
-static int
-map_pool(Imp *im)
-{
-    ValueId x = imp_need(im, 0);
-    Window w;
-    Attr a;
-    int nsp;
-    if (!x || !(x = as_4d(im, x, &nsp)) || get_window(im, x, nsp, NULL, &w) < 0)
-        return -1;
-    if (w.dil[0] != 1 || w.dil[1] != 1)
-        return imp_unsupported(im, "%s: dilations are not supported", im->node->op_type);
-    if (imp_attr_i(im, "storage_order", 0))
-        return imp_unsupported(im, "%s: storage_order = 1 is not supported", im->node->op_type);
-    if (imp_out_used(im, 1))
-        return imp_unsupported(im, "%s: the Indices result is not supported", im->node->op_type);
-    if (imp_attr_i(im, "ceil_mode", 0) && ceil_pads(im, imp_type(im, x), &w) < 0)
-        return -1;
-    if (fits_int(im, w.kernel, 2) < 0 || fits_int(im, w.stride, 2) < 0 ||
-        fits_int(im, w.pad, 4) < 0)
-        return -1;
-    ir_attr_default(im->row->op, &a);
-    for (int i = 0; i < 2; i++) {
-        a.pool.kernel[i] = (int)w.kernel[i];
-        a.pool.stride[i] = (int)w.stride[i];
-    }
-    for (int i = 0; i < 4; i++)
-        a.pool.pad[i] = (int)w.pad[i];
-    a.pool.count_pad = imp_attr_i(im, "count_include_pad", 0) != 0;
-    return out0(im, from_4d(im, emit_attr(im, im->row->op, &a, x), nsp));
+    ValueId in[3] = { upsample_zeros(im, x, &w, before, after), transpose_weight(im, wv, g),
+                      b };
+    return out0(im, conv_nd(im, in, b ? 3 : 2, &cw, g));
 }
 
 /* GlobalAveragePool / GlobalMaxPool over every dim after N, C (kept as size 1). */
@@ -579,6 +483,38 @@ map_softmax(Imp *im)
     return out0(im, imp_reshape(im, y, orig.rank, orig.dims));
 }
 
+/* Training-mode BatchNormalization (opset 14+): y normalises with the batch mean and
+ * population variance over every axis but 1; results 1 and 2 are the running statistics
+ * in[3..4] * momentum + batch statistic * (1 - momentum), as the ONNX reference. */
+static int
+batchnorm_train(Imp *im, ValueId *in, const Attr *a)
+{
+    int64_t axes[KILN_MAX_RANK], c = imp_type(im, in[0])->dims[1];
+    int r = rank_of(im, in[0]), n = 0;
+    double mom = imp_attr_f(im, "momentum", 0.9);
+    for (int i = 0; i < r; i++)
+        if (i != 1)
+            axes[n++] = i;
+    ValueId mean = reduce(im, OP_REDUCE_MEAN, in[0], n, axes, 1);
+    ValueId d = imp_emit2(im, OP_SUB, in[0], mean);
+    ValueId var = reduce(im, OP_REDUCE_MEAN, imp_emit2(im, OP_MUL, d, d), n, axes, 1);
+    ValueId bn[5] = { in[0], in[1], in[2], imp_reshape(im, mean, 1, &c),
+                      imp_reshape(im, var, 1, &c) };
+    if (!bn[3] || !bn[4] || out0(im, imp_emit(im, OP_BATCHNORM, a, 5, bn)) < 0)
+        return -1;
+    for (int k = 1; k <= 2; k++) {
+        if (!imp_out_used(im, k))
+            continue;
+        ValueId run = imp_emit2(im, OP_ADD,
+                                imp_emit2(im, OP_MUL, in[2 + k], imp_scalar(im, DT_F32, mom)),
+                                imp_emit2(im, OP_MUL, bn[2 + k],
+                                          imp_scalar(im, DT_F32, 1 - mom)));
+        if (!run || imp_set_out(im, k, run) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int
 map_batchnorm(Imp *im)
 {
@@ -587,8 +523,11 @@ map_batchnorm(Imp *im)
     for (int k = 0; k < 5; k++)
         if (!(in[k] = imp_need(im, k)))
             return -1;
-    if (imp_attr_i(im, "training_mode", 0) || imp_out_used(im, 1) || imp_out_used(im, 2))
-        return imp_unsupported(im, "BatchNormalization: training mode is not supported");
+    int train = im->opset >= 14 && imp_attr_i(im, "training_mode", 0) != 0;
+    for (int k = 1; k < imp_nout(im); k++)
+        if (imp_out_used(im, k) && (!train || k > 2))
+            return imp_unsupported(im, "BatchNormalization: result %d is only defined in "
+                                   "training mode, which kiln supports from opset 14", k);
     if (imp_attr_i(im, "spatial", 1) != 1)
         return imp_unsupported(im, "BatchNormalization: spatial = 0 is not supported");
     if (rank_of(im, in[0]) < 2)
@@ -597,6 +536,8 @@ map_batchnorm(Imp *im)
     ir_attr_default(OP_BATCHNORM, &a);
     a.norm.eps = (float)imp_attr_f(im, "epsilon", 1e-5);
     a.norm.axis = 1;
+    if (train)
+        return batchnorm_train(im, in, &a);
     return out0(im, imp_emit(im, OP_BATCHNORM, &a, 5, in));
 }
 
@@ -686,11 +627,17 @@ map_reshape(Imp *im)
     ValueId x = imp_need(im, 0);
     if (!x || imp_const_ints(im, 1, shape, KILN_MAX_RANK, &n) < 0)
         return -1;
-    if (imp_attr_i(im, "allowzero", 0))
-        for (int i = 0; i < n; i++)
-            if (shape[i] == 0)
-                return imp_unsupported(im, "Reshape: allowzero = 1 with a 0 in the shape is "
-                                       "not supported");
+    /* resolve ONNX's 0 here: kiln's reshape copies a 0 only for a non-empty input */
+    const TensorType *t = imp_type(im, x);
+    int allowzero = imp_attr_i(im, "allowzero", 0) != 0;
+    for (int i = 0; i < n; i++) {
+        if (shape[i] != 0 || allowzero)
+            continue;
+        if (i >= t->rank)
+            return imp_fail(im, "Reshape: shape[%d] = 0 copies a dim that the rank-%d input "
+                            "lacks", i, t->rank);
+        shape[i] = t->dims[i];
+    }
     return out0(im, imp_reshape(im, x, n, shape));
 }
 
@@ -776,9 +723,9 @@ map_split(Imp *im)
     a.split.axis = (int)axis;
     a.split.n = n;
     for (int i = 0; i < ns; i++) {
-        if (sizes[i] < 1)
-            return imp_unsupported(im, "Split: part %d has size %lld; kiln tensors have no "
-                                   "empty dims", i, (long long)sizes[i]);
+        if (sizes[i] < 0)
+            return imp_fail(im, "Split: part %d has size %lld, expected >= 0", i,
+                            (long long)sizes[i]);
         a.split.size[i] = sizes[i];
     }
     if (imp_emit_n(im, OP_SPLIT, &a, 1, &x, n, out) < 0)
@@ -817,21 +764,6 @@ slice_params(Imp *im, int64_t *st, int64_t *en, int64_t *ax, int64_t *sp, int *n
     return 0;
 }
 
-/* 1 when numpy's x[start:end:step] along a dim of size dim takes no element. */
-static int
-slice_empty(int64_t start, int64_t end, int64_t step, int64_t dim)
-{
-    if (start < 0)
-        start = start < -dim ? (step > 0 ? 0 : -1) : start + dim;
-    else if (start >= dim)
-        start = step > 0 ? dim : dim - 1;
-    if (end < 0)
-        end = end < -dim ? -1 : end + dim;
-    else if (end > dim)
-        end = dim;
-    return step > 0 ? end <= start : end >= start;
-}
-
 static int
 map_slice(Imp *im)
 {
@@ -859,10 +791,7 @@ map_slice(Imp *im)
             return imp_fail(im, "Slice: step 0 on axis %lld", (long long)axis);
         a.slice.start[axis] = st[i];
         a.slice.end[axis] = en[i];
-        a.slice.step[axis] = sp[i];
-        if (slice_empty(st[i], en[i], sp[i], t->dims[axis]))
-            return imp_unsupported(im, "Slice: the result is empty along axis %lld; kiln "
-                                   "tensors have no empty dims", (long long)axis);
+        a.slice.step[axis] = sp[i];      /* an empty range gives a 0 dim */
     }
     return out0(im, emit_attr(im, OP_SLICE, &a, x));
 }
@@ -1081,8 +1010,6 @@ map_constant(Imp *im)
                         im->node->n_attribute);
     a = im->node->attribute[0];
     const char *name = a->name ? a->name : "";
-    if (strcmp(name, "value") == 0 && a->t && onnx_tensor_empty(a->t))
-        return imp_set_out(im, 0, 0);
     if (strcmp(name, "value") == 0 && a->t)
         return out0(im, onnx_tensor_const(im, a->t, "Constant value"));
     if (strcmp(name, "value_float") == 0)
@@ -1114,14 +1041,26 @@ map_constant_of_shape(Imp *im)
         return imp_unsupported(im, "ConstantOfShape: value: %s", err);
     size_t es = ir_dtype_size(v.type.dtype);
     const void *src = va && va->t ? v.data : &zero;
-    for (int i = 0; i < n && numel >= 0; i++)
-        if (shape[i] < 1 || __builtin_mul_overflow(numel, shape[i], &numel) ||
-            numel > ONNX_CONST_ELEMS)
-            numel = -1;
-    if (numel < 0 || (va && va->t && v.type.rank > 1)) {
+    int64_t vn = 1;
+    if (va && va->t && (ir_type_numel(&v.type, &vn) < 0 || vn != 1 || v.type.rank > 1)) {
+        char buf[200];
+        ir_type_str(&v.type, buf, sizeof buf);
         ir_tensor_free(&v);
-        return imp_unsupported(im, "ConstantOfShape: the shape is empty, too large or has "
-                               "zero dims");
+        return imp_fail(im, "ConstantOfShape: value: expected one element, got %s", buf);
+    }
+    for (int i = 0; i < n; i++)
+        if (shape[i] < 0) {
+            ir_tensor_free(&v);
+            return imp_fail(im, "ConstantOfShape: shape[%d] = %lld, expected >= 0", i,
+                            (long long)shape[i]);
+        }
+    for (int i = 0; i < n && numel >= 0; i++)     /* a 0 dim: an empty result */
+        if (__builtin_mul_overflow(numel, shape[i], &numel) || numel > ONNX_CONST_ELEMS)
+            numel = -1;
+    if (numel < 0) {
+        ir_tensor_free(&v);
+        return imp_unsupported(im, "ConstantOfShape: the result would exceed %d elements",
+                               ONNX_CONST_ELEMS);
     }
     TensorType rt = ir_type_make(v.type.dtype, n, shape);
     char *buf = arena_alloc(im->g->arena, (size_t)numel * es);
@@ -1131,30 +1070,80 @@ map_constant_of_shape(Imp *im)
     return out0(im, imp_const(im, &rt, buf));
 }
 
+/* Dropout's keep mask for shape t: all true unless ratio > 0 (training), when it is drawn
+ * here, at compile time, from the seed attribute as the ONNX reference draws it: NumPy's
+ * RandomState(seed).uniform(0, 1, shape) >= ratio.  Arena-owned; NULL on error. */
+static uint8_t *
+dropout_mask(Imp *im, const TensorType *t, double ratio, int64_t *numel)
+{
+    KILN_ASSERT(ir_type_numel(t, numel) == 0);
+    if (*numel > ONNX_CONST_ELEMS) {
+        imp_unsupported(im, "Dropout: a mask of %lld elements is above the %d kiln "
+                        "generates", (long long)*numel, ONNX_CONST_ELEMS);
+        return NULL;
+    }
+    uint8_t *keep = arena_alloc(im->g->arena, (size_t)*numel);
+    memset(keep, 1, (size_t)*numel);
+    if (ratio == 0)
+        return keep;
+    if (!imp_attr(im, "seed")) {
+        imp_unsupported(im, "training-mode Dropout without a seed: kiln draws the mask at "
+                        "compile time and needs the seed attribute");
+        return NULL;
+    }
+    int64_t seed = imp_attr_i(im, "seed", 0);
+    if (seed < 0 || seed > (int64_t)UINT32_MAX) {
+        imp_unsupported(im, "Dropout: expected a seed in [0, 4294967295] (NumPy's "
+                        "RandomState), got %lld", (long long)seed);
+        return NULL;
+    }
+    OnnxMt r;
+    onnx_mt_seed(&r, (uint32_t)seed);
+    for (int64_t i = 0; i < *numel; i++)
+        keep[i] = onnx_mt_uniform(&r) >= ratio;
+    return keep;
+}
+
+/* Dropout: the identity in inference mode or with ratio 0; in training mode
+ * x * (mask / (1 - ratio)) with the mask drawn at compile time (dropout_mask).  Result 1
+ * is the mask as a bool constant. */
 static int
 map_dropout(Imp *im)
 {
-    ValueId x = imp_need(im, 0);
-    double train = 0;
+    ValueId x = imp_need(im, 0), y;
+    double train = 0, ratio;           /* ratio: the one applied, 0 in inference mode */
+    int64_t n;
     if (!x)
         return -1;
     if (im->opset >= 12 && imp_in(im, 2) && imp_const_float(im, 2, &train) < 0)
         return -1;
-    if (train != 0 || (im->opset < 10 && imp_out_used(im, 1)))
-        return imp_unsupported(im, "Dropout: training mode is not supported");
-    if (imp_set_out(im, 0, x) < 0)
+    if (im->opset < 10 && imp_out_used(im, 1))
+        return imp_unsupported(im, "Dropout: the mask result before opset 10 (of the "
+                               "input's type, not bool) is not supported");
+    ratio = train != 0 ? 0.5 : 0;
+    if (train != 0 && imp_in(im, 1) && imp_const_float(im, 1, &ratio) < 0)
+        return -1;
+    if (!(ratio >= 0 && ratio < 1))
+        return imp_fail(im, "Dropout: expected a ratio in [0, 1), got %g", ratio);
+    TensorType t = *imp_type(im, x);
+    int need = ratio > 0 || imp_out_used(im, 1);
+    uint8_t *keep = need ? dropout_mask(im, &t, ratio, &n) : NULL;
+    if (need && !keep)
+        return -1;
+    y = x;
+    if (ratio > 0) {
+        float *w = arena_alloc(im->g->arena, (size_t)n * sizeof *w);
+        for (int64_t i = 0; i < n; i++)
+            w[i] = keep[i] ? (float)(1 / (1 - ratio)) : 0.0f;
+        TensorType wt = ir_type_make(DT_F32, t.rank, t.dims);
+        y = imp_emit2(im, OP_MUL, x, imp_const(im, &wt, w));
+    }
+    if (out0(im, y) < 0)
         return -1;
     if (!imp_out_used(im, 1))
         return 0;
-    const TensorType *t = imp_type(im, x);
-    int64_t numel;
-    KILN_ASSERT(ir_type_numel(t, &numel) == 0);
-    if (numel > ONNX_CONST_ELEMS)
-        return imp_unsupported(im, "Dropout: mask too large");
-    TensorType mt = ir_type_make(DT_BOOL, t->rank, t->dims);
-    uint8_t *ones = arena_alloc(im->g->arena, (size_t)numel);
-    memset(ones, 1, (size_t)numel);
-    return imp_set_out(im, 1, imp_const(im, &mt, ones));
+    TensorType mt = ir_type_make(DT_BOOL, t.rank, t.dims);
+    return imp_set_out(im, 1, imp_const(im, &mt, keep));
 }
 
 /* ------------------------------------------------------------------ reductions */
@@ -1253,26 +1242,35 @@ map_argmax(Imp *im)
 static const OnnxOpRow op_table[] = {
     /* type, opsets since..until, mapper, kiln op, constant operands, element types, note */
     { "Abs",                6, ONNX_OPSET_MAX, map_unary,        OP_ABS,          0, T_F | T_SI, "abs" },
+    { "Acos",               7, ONNX_OPSET_MAX, map_unary,        OP_ACOS,         0, T_F,   "acos" },
+    { "Acosh",              9, ONNX_OPSET_MAX, map_unary,        OP_ACOSH,        0, T_F,   "acosh" },
     { "Add",                7, ONNX_OPSET_MAX, map_binary,       OP_ADD,          0, T_N,   "add" },
     { "And",                7, ONNX_OPSET_MAX, onnx_map_logic,        0,               0, T_B,   "where(a, b, false)" },
     { "ArgMax",             7, ONNX_OPSET_MAX, map_argmax,       OP_ARGMAX,       0, T_N,   "argmax (last index: of the reversed slice)" },
     { "ArgMin",             7, ONNX_OPSET_MAX, map_argmax,       OP_ARGMAX,       0, T_F,   "argmax(neg(x)) (last index: of the reversed slice)" },
-    { "AveragePool",        7, ONNX_OPSET_MAX, map_pool,         OP_AVGPOOL,      0, T_F,   "avgpool; 1-D and 2-D, no dilations; ceil_mode as extra end padding" },
-    { "BatchNormalization", 7, ONNX_OPSET_MAX, map_batchnorm,    OP_BATCHNORM,    0, T_F,   "batchnorm; inference mode only" },
+    { "Asin",               7, ONNX_OPSET_MAX, map_unary,        OP_ASIN,         0, T_F,   "asin" },
+    { "Asinh",              9, ONNX_OPSET_MAX, map_unary,        OP_ASINH,        0, T_F,   "asinh" },
+    { "Atan",               7, ONNX_OPSET_MAX, map_unary,        OP_ATAN,         0, T_F,   "atan" },
+    { "Atanh",              9, ONNX_OPSET_MAX, map_unary,        OP_ATANH,        0, T_F,   "atanh" },
+    { "AveragePool",        7, ONNX_OPSET_MAX, onnx_map_pool,    OP_AVGPOOL,      0, T_F,   "avgpool; 1-D as height 1; 3-D as avgpool over (H, W) on an [N, C D, H, W] view, then over D (exact divisors); ceil_mode as extra end padding (with count_include_pad = 1, the pads as an explicit zero pad so that only the extra is not counted); no dilations" },
+    { "BatchNormalization", 7, ONNX_OPSET_MAX, map_batchnorm,    OP_BATCHNORM,    0, T_F,   "batchnorm; training_mode (opset 14+): batchnorm with the batch mean and population variance (reduce_mean over all axes but 1), running mean/var = input * momentum + batch statistic * (1 - momentum); before opset 14 inference only" },
     { "Cast",               7, ONNX_OPSET_MAX, map_cast,         OP_CAST,         0, T_ALL, "cast; to f32, i32, i64, i8, u8, bool" },
     { "CastLike",          15, ONNX_OPSET_MAX, map_cast_like,    OP_CAST,         0, T_ALL, "cast" },
+    { "Ceil",               6, ONNX_OPSET_MAX, map_unary,        OP_CEIL,         0, T_F,   "ceil" },
     { "Celu",              12, ONNX_OPSET_MAX, onnx_map_celu,         0,               0, T_F,   "where(x > 0, x, alpha (exp(x / alpha) - 1))" },
     { "Clip",               6, ONNX_OPSET_MAX, onnx_map_clip,         OP_CLIP,         6, T_N,   "clip (f32); where/less/greater (integers); min/max constant" },
     { "Concat",             4, ONNX_OPSET_MAX, map_concat,       OP_CONCAT,       0, T_ALL, "concat" },
     { "Constant",           7, ONNX_OPSET_MAX, map_constant,     OP_CONST,        0, T_ALL, "const; value, value_float(s), value_int(s)" },
     { "ConstantOfShape",    9, ONNX_OPSET_MAX, map_constant_of_shape, OP_CONST,   1, T_ALL, "const; shape constant" },
-    { "Conv",               7, ONNX_OPSET_MAX, map_conv,         OP_CONV2D,       0, T_F,   "conv2d; 1-D (as height 1) and 2-D" },
-    { "ConvTranspose",      7, ONNX_OPSET_MAX, map_conv_transpose, OP_CONV2D,     0, T_F,   "zero-insertion (reshape, pad), pad/slice, conv2d with the flipped, regrouped weight; 1-D and 2-D" },
+    { "Conv",               7, ONNX_OPSET_MAX, map_conv,         OP_CONV2D,       0, T_F,   "conv2d; 1-D as height 1; 3-D as a gather of depth windows with constant indices, transpose and reshape to [N D', C kd, H, W], conv2d, reshape and transpose back" },
+    { "ConvTranspose",      7, ONNX_OPSET_MAX, map_conv_transpose, OP_CONV2D,     0, T_F,   "zero insertion (reshape, pad), pad/slice, then as Conv with the flipped, regrouped weight; 1-D, 2-D and 3-D; strides and dilations <= 64" },
+    { "Cos",                7, ONNX_OPSET_MAX, map_unary,        OP_COS,          0, T_F,   "cos" },
+    { "Cosh",               9, ONNX_OPSET_MAX, map_unary,        OP_COSH,         0, T_F,   "cosh" },
     { "CumSum",            11, ONNX_OPSET_MAX, onnx_map_cumsum,  OP_MATMUL,       2, T_F,   "transpose, matmul with a constant 0/1 triangle, transpose; axis constant (node tests are f64: unit-tested)" },
     { "DepthToSpace",       7, ONNX_OPSET_MAX, map_depth_space,  0,               0, T_ALL, "reshape, transpose, reshape; DCR and CRD" },
     { "DequantizeLinear",  10, ONNX_OPSET_MAX, onnx_map_dequantize, OP_DEQUANTIZE, 6, T_Q,  "dequantize, or (cast(x) - zero) * scale for non-constant x" },
     { "Div",                7, ONNX_OPSET_MAX, map_binary,       OP_DIV,          0, T_N,   "div" },
-    { "Dropout",            7, ONNX_OPSET_MAX, map_dropout,      0,               4, T_F,   "identity (inference); mask = all true" },
+    { "Dropout",            7, ONNX_OPSET_MAX, map_dropout,      0,               6, T_F,   "identity (inference, ratio 0; mask = all true); training: mul by a constant mask / (1 - ratio) drawn AT COMPILE TIME from the seed attribute as NumPy's RandomState(seed), so every run of a compiled model drops the same elements; needs seed; ratio, training_mode constant" },
     { "Elu",                6, ONNX_OPSET_MAX, onnx_map_elu,          0,               0, T_F,   "where(x < 0, alpha (exp(x) - 1), x)" },
     { "Equal",              7, ONNX_OPSET_MAX, map_binary,       OP_EQUAL,        0, T_ALL, "equal" },
     { "Erf",                9, ONNX_OPSET_MAX, map_unary,        OP_ERF,          0, T_F,   "erf" },
@@ -1280,6 +1278,7 @@ static const OnnxOpRow op_table[] = {
     { "Expand",             8, ONNX_OPSET_MAX, map_expand,       0,               2, T_ALL, "where(true of shape, x, x); shape constant" },
     { "EyeLike",            9, ONNX_OPSET_MAX, onnx_map_eye_like, OP_CONST,       0, T_ALL, "const (static shape)" },
     { "Flatten",            1, ONNX_OPSET_MAX, map_flatten,      OP_FLATTEN,      0, T_ALL, "flatten" },
+    { "Floor",              6, ONNX_OPSET_MAX, map_unary,        OP_FLOOR,        0, T_F,   "floor" },
     { "Gather",             7, ONNX_OPSET_MAX, map_gather,       OP_GATHER,       0, T_ALL, "gather" },
     { "GatherElements",    11, ONNX_OPSET_MAX, onnx_map_gather_elements, OP_GATHER, 0, T_ALL, "gather from the flattened data at index * stride + constant offsets" },
     { "Gemm",               7, ONNX_OPSET_MAX, map_gemm,         OP_MATMUL,       0, T_F,   "matmul + mul/add for alpha, beta, C" },
@@ -1303,10 +1302,10 @@ static const OnnxOpRow op_table[] = {
     { "MatMul",             1, ONNX_OPSET_MAX, map_matmul,       OP_MATMUL,       0, T_F,   "matmul" },
     { "MatMulInteger",     10, ONNX_OPSET_MAX, onnx_map_matmul_integer, OP_MATMUL, 0, T_Q,  "cast, sub, matmul, cast to i32; inner dim <= 258 (exact in f32)" },
     { "Max",                8, ONNX_OPSET_MAX, onnx_map_variadic,     0,               0, T_N,   "where(less(a, b) or isnan(b), b, a), pairwise" },
-    { "MaxPool",            8, ONNX_OPSET_MAX, map_pool,         OP_MAXPOOL,      0, T_F,   "maxpool; 1-D and 2-D, no dilations, no Indices; ceil_mode as extra end padding" },
+    { "MaxPool",            8, ONNX_OPSET_MAX, onnx_map_pool,    OP_MAXPOOL,      0, T_F | T_Q, "f32 without dilations: maxpool (1-D as height 1; 3-D as maxpool over (H, W), then over D); dilations or i8/u8: per axis pad with the lowest value, gather the windows with constant indices, reduce_max; Indices (storage_order 0 or 1): gather all window taps, argmax of the first maximum outside the padding, constant table to the flat input index; ceil_mode as extra end padding" },
     { "Mean",               8, ONNX_OPSET_MAX, onnx_map_variadic,     0,               0, T_F,   "add pairwise, div" },
     { "Min",                8, ONNX_OPSET_MAX, onnx_map_variadic,     0,               0, T_N,   "where(greater(a, b) or isnan(b), b, a), pairwise" },
-    { "Mod",               10, ONNX_OPSET_MAX, onnx_map_mod,     OP_SUB,          0, T_I,   "a - div(a, b) b, sign-adjusted unless fmod = 1; integers only" },
+    { "Mod",               10, ONNX_OPSET_MAX, onnx_map_mod,     OP_MOD,          0, T_N,   "mod (sign of the divisor), or fmod (sign of the dividend) when fmod = 1, which f32 requires; an integer zero divisor gives 0" },
     { "Mul",                7, ONNX_OPSET_MAX, map_binary,       OP_MUL,          0, T_N,   "mul" },
     { "Neg",                6, ONNX_OPSET_MAX, map_unary,        OP_NEG,          0, T_F | T_SI, "neg" },
     { "NegativeLogLikelihoodLoss", 12, ONNX_OPSET_MAX, onnx_map_nll_loss, OP_REDUCE_SUM, 0, T_F, "one-hot where, reduce_sum, neg, gather of weights; reductions none/sum/mean" },
@@ -1314,11 +1313,11 @@ static const OnnxOpRow op_table[] = {
     { "OneHot",             9, ONNX_OPSET_MAX, onnx_map_one_hot, OP_EQUAL,        2, T_N,   "where(equal(index, ramp), on, off); depth constant" },
     { "Or",                 7, ONNX_OPSET_MAX, onnx_map_logic,        0,               0, T_B,   "where(a, true, b)" },
     { "Pad",                7, ONNX_OPSET_MAX, map_pad,          OP_PAD,          6, T_ALL,   "pad (constant mode); gather with constant indices (edge, reflect); pads >= 0, constant" },
-    { "Pow",                7, ONNX_OPSET_MAX, onnx_map_pow,          OP_POW,          0, T_F,   "pow; integer exponents cast to f32" },
+    { "Pow",                7, ONNX_OPSET_MAX, onnx_map_pow,          OP_POW,          0, T_F | TM(DT_I32) | TM(DT_I64), "pow; f32 base: integer exponents cast to f32; integer base and exponent: integer pow (wraps; a negative exponent gives 0 unless the base is 1 or -1); integer base, f32 exponent: integer pow when the exponent is integral, else cast(pow(f32(x), y)), exact while x and the result are within 2^24" },
     { "PRelu",              7, ONNX_OPSET_MAX, onnx_map_prelu,        0,               0, T_F,   "where(x < 0, x slope, x)" },
     { "QLinearConv",       10, ONNX_OPSET_MAX, onnx_map_qlinear_conv, OP_CONV2D,  0xf6, T_Q, "dequantize, conv2d, quantize; per-tensor x and y scales" },
     { "QLinearMatMul",     10, ONNX_OPSET_MAX, onnx_map_qlinear_matmul, OP_MATMUL, 0xf6, T_Q, "dequantize, matmul, quantize; per-tensor a and y scales" },
-    { "QuantizeLinear",    10, ONNX_OPSET_MAX, onnx_map_quantize, OP_QUANTIZE,    6, T_F,   "quantize; scale, zero point constant (8-bit)" },
+    { "QuantizeLinear",    10, ONNX_OPSET_MAX, onnx_map_quantize, OP_QUANTIZE,    0, T_F,   "quantize (scale, zero point constant, 8-bit); else cast(clip(round(x / scale) + zero)), per tensor or per axis" },
     { "Range",             11, ONNX_OPSET_MAX, onnx_map_range,   OP_CONST,        7, T_N,   "const; start, limit, delta constant" },
     { "Reciprocal",         6, ONNX_OPSET_MAX, onnx_map_reciprocal,   OP_DIV,          0, T_F,   "div(1, x)" },
     { "ReduceL1",           7, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_SUM,   0, T_F,   "reduce_sum(abs(x))" },
@@ -1331,13 +1330,16 @@ static const OnnxOpRow op_table[] = {
     { "ReduceSum",          7, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_SUM,   2, T_N,   "reduce_sum; axes constant" },
     { "ReduceSumSquare",    7, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_SUM,   0, T_N,   "reduce_sum(x x)" },
     { "Relu",               6, ONNX_OPSET_MAX, map_unary,        OP_RELU,         0, T_F,   "relu" },
-    { "Reshape",            7, ONNX_OPSET_MAX, map_reshape,      OP_RESHAPE,      2, T_ALL, "reshape; shape constant, allowzero = 0" },
-    { "Resize",            11, ONNX_OPSET_MAX, onnx_map_resize,  OP_GATHER,    0xe, T_ALL, "per axis: gathers with constant indices times constant weights; nearest, linear, cubic; scales/sizes constant" },
+    { "Reshape",            7, ONNX_OPSET_MAX, map_reshape,      OP_RESHAPE,      2, T_ALL, "reshape; shape constant, allowzero 0 or 1" },
+    { "Resize",            11, ONNX_OPSET_MAX, onnx_map_resize,  OP_GATHER,    0xe, T_ALL, "per axis: gathers with constant indices times constant weights; nearest, linear, cubic; scales/sizes constant; tf_crop_and_resize: roi constant, extrapolation_value by where with constant per-axis masks, with sizes (scales only for a roi of width 1)" },
+    { "Round",             11, ONNX_OPSET_MAX, map_unary,        OP_ROUND,        0, T_F,   "round (half to even)" },
     { "Selu",               6, ONNX_OPSET_MAX, onnx_map_elu,          0,               0, T_F,   "gamma where(x < 0, alpha (exp(x) - 1), x)" },
     { "Shape",              1, ONNX_OPSET_MAX, map_shape,        OP_CONST,        0, T_ALL, "const (static shapes)" },
     { "Shrink",             9, ONNX_OPSET_MAX, onnx_map_shrink,       0,               0, T_F,   "where(x < -lambd, x + bias, where(x > lambd, x - bias, 0))" },
     { "Sigmoid",            6, ONNX_OPSET_MAX, map_unary,        OP_SIGMOID,      0, T_F,   "sigmoid" },
     { "Sign",               9, ONNX_OPSET_MAX, onnx_map_sign,         0,               0, T_F | T_SI, "where(x > 0, 1, where(x < 0, -1, x * 0))" },
+    { "Sin",                7, ONNX_OPSET_MAX, map_unary,        OP_SIN,          0, T_F,   "sin" },
+    { "Sinh",               9, ONNX_OPSET_MAX, map_unary,        OP_SINH,         0, T_F,   "sinh" },
     { "Size",               1, ONNX_OPSET_MAX, map_size,         OP_CONST,        0, T_ALL, "const (static shapes)" },
     { "Slice",              7, ONNX_OPSET_MAX, map_slice,        OP_SLICE,        30, T_ALL, "slice; starts, ends, axes, steps constant" },
     { "Softmax",            1, ONNX_OPSET_MAX, map_softmax,      OP_SOFTMAX,      0, T_F,   "softmax (2-D coercion before opset 13)" },
@@ -1350,6 +1352,7 @@ static const OnnxOpRow op_table[] = {
     { "Squeeze",            7, ONNX_OPSET_MAX, map_squeeze,      OP_RESHAPE,      2, T_ALL, "reshape; axes constant" },
     { "Sub",                7, ONNX_OPSET_MAX, map_binary,       OP_SUB,          0, T_N,   "sub" },
     { "Sum",                8, ONNX_OPSET_MAX, onnx_map_variadic,     0,               0, T_N,   "add, pairwise" },
+    { "Tan",                7, ONNX_OPSET_MAX, map_unary,        OP_TAN,          0, T_F,   "tan" },
     { "Tanh",               6, ONNX_OPSET_MAX, map_unary,        OP_TANH,         0, T_F,   "tanh" },
     { "ThresholdedRelu",   10, ONNX_OPSET_MAX, onnx_map_thresholded_relu, 0,           0, T_F,   "where(x > alpha, x, 0)" },
     { "Tile",               7, ONNX_OPSET_MAX, onnx_map_tile,    OP_WHERE,        2, T_ALL, "reshape, where against a constant, reshape; rank <= 4, repeats constant" },
@@ -1412,7 +1415,7 @@ onnx_op_check_types(Imp *im)
     DType dt = imp_type(im, x)->dtype;
     if (im->row->types & TM(dt))
         return 0;
-    return imp_unsupported(im, "%s: element type %s is not supported (expected %s)",
+    return imp_unclaimed(im, "%s: element type %s is not supported (expected %s)",
                            im->node->op_type, ir_dtype_name(dt),
                            types_str(im->row->types, buf, sizeof buf));
 }
@@ -1430,30 +1433,18 @@ onnx_op_list(FILE *out)
     }
 }
 
-/* Levenshtein distance, case-insensitive, of two short names. */
+/* ir_edit_distance of a and b lowercased (ONNX op names are CamelCase). */
 static int
 distance(const char *a, const char *b)
 {
-    int la = (int)strlen(a), lb = (int)strlen(b), row[64];
-    if (la > 63 || lb > 63)
+    char la[48], lb[48];
+    if (strlen(a) >= sizeof la || strlen(b) >= sizeof lb)
         return 99;
-    for (int j = 0; j <= lb; j++)
-        row[j] = j;
-    for (int i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = i;
-        for (int j = 1; j <= lb; j++) {
-            int ca = a[i - 1] | 0x20, cb = b[j - 1] | 0x20;
-            int best = diag + (ca != cb);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            diag = row[j];
-            row[j] = best;
-        }
-    }
-    return row[lb];
+    for (size_t i = 0; i <= strlen(a); i++)
+        la[i] = (char)tolower((unsigned char)a[i]);
+    for (size_t i = 0; i <= strlen(b); i++)
+        lb[i] = (char)tolower((unsigned char)b[i]);
+    return ir_edit_distance(la, lb);
 }
 
 void

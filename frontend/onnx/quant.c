@@ -139,11 +139,65 @@ quant(Imp *im, ValueId x, const QuantParams *q)
     return imp_emit(im, OP_QUANTIZE, &a, 1, &x);
 }
 
+/* v (a scale or zero point of n values for axis of x) shaped to broadcast against x: a
+ * scalar stays; n values along axis become [1, .., n, .., 1].  0 (reported) on a mismatch. */
+static ValueId
+along_axis(Imp *im, ValueId v, const TensorType *x, int64_t axis, unsigned types)
+{
+    const TensorType *t = imp_type(im, v);
+    int64_t n, dims[KILN_MAX_RANK];
+    if (!(types >> t->dtype & 1) || t->rank > 1 || ir_type_numel(t, &n) < 0) {
+        imp_fail(im, "QuantizeLinear: expected a %s scalar or 1-D tensor, got %s",
+                 types == 1u << DT_F32 ? "f32" : "i8/u8", ir_dtype_name(t->dtype));
+        return 0;
+    }
+    if (n == 1)
+        return v;
+    if (axis < -x->rank || axis >= x->rank || x->dims[axis < 0 ? axis + x->rank : axis] != n) {
+        imp_fail(im, "QuantizeLinear: %lld scales do not fit axis %lld of %d-D input",
+                 (long long)n, (long long)axis, x->rank);
+        return 0;
+    }
+    for (int i = 0; i < x->rank; i++)
+        dims[i] = i == (axis < 0 ? axis + x->rank : axis) ? n : 1;
+    return imp_reshape(im, v, x->rank, dims);
+}
+
+/* QuantizeLinear with a scale or zero point computed at run time (DynamicQuantizeLinear's
+ * expansion, or graph inputs): cast(clip(round(x / scale) + zero, lo, hi)), the
+ * arithmetic the spec states, in f32, rounding half to even. */
+static ValueId
+quant_dynamic(Imp *im, ValueId x)
+{
+    const TensorType *xt = imp_type(im, x);
+    int64_t axis = imp_attr_i(im, "axis", 1);
+    ValueId s = along_axis(im, imp_need(im, 1), xt, axis, 1u << DT_F32), z = imp_in(im, 2);
+    if (!s || (z && !(z = along_axis(im, z, xt, axis, 1u << DT_I8 | 1u << DT_U8))))
+        return 0;
+    DType to = z ? imp_type(im, z)->dtype : DT_U8;
+    Attr c, k;
+    ir_attr_default(OP_CAST, &c);
+    c.cast.to = DT_F32;
+    ValueId y = imp_emit1(im, OP_ROUND, imp_emit2(im, OP_DIV, x, s));
+    if (z)
+        y = imp_emit2(im, OP_ADD, y, imp_emit(im, OP_CAST, &c, 1, &z));
+    ir_attr_default(OP_CLIP, &k);
+    k.scalar.a = to == DT_U8 ? 0 : -128;
+    k.scalar.b = to == DT_U8 ? 255 : 127;
+    y = imp_emit(im, OP_CLIP, &k, 1, &y);
+    c.cast.to = to;
+    return imp_emit(im, OP_CAST, &c, 1, &y);
+}
+
 int
 onnx_map_quantize(Imp *im)
 {
-    ValueId x = imp_need(im, 0);
+    ValueId x = imp_need(im, 0), s = imp_need(im, 1), z = imp_in(im, 2);
     QuantParams q;
+    if (x && s && (!imp_const_data(im, s) || (z && !imp_const_data(im, z)))) {
+        ValueId y = quant_dynamic(im, x);
+        return y ? imp_set_out(im, 0, y) : -1;
+    }
     if (!x || qparams(im, 1, 2, imp_type(im, x), imp_attr_i(im, "axis", 1), &q) < 0)
         return -1;
     ValueId y = quant(im, x, &q);

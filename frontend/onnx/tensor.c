@@ -45,7 +45,7 @@ onnx_dtype_name(int32_t t)
 
 enum { T_OK = 0, T_ERROR = -1, T_UNSUPPORTED = -2 };
 
-/* The kiln type of t: rank, dims (>= 1) and an overflow-free byte size. */
+/* The kiln type of t: rank, dims (>= 0; 0 = empty) and an overflow-free byte size. */
 static int
 tensor_type(const Onnx__TensorProto *t, TensorType *ty, int64_t *nbytes, char *err,
             size_t errlen)
@@ -73,10 +73,6 @@ tensor_type(const Onnx__TensorProto *t, TensorType *ty, int64_t *nbytes, char *e
             snprintf(err, errlen, "dim %zu is %lld, expected >= 0", i, (long long)t->dims[i]);
             return T_ERROR;
         }
-        if (t->dims[i] == 0) {
-            snprintf(err, errlen, "dim %zu is 0; kiln tensors have no empty dims", i);
-            return T_UNSUPPORTED;
-        }
         ty->dims[i] = t->dims[i];
     }
     if (ir_type_bytes(ty, nbytes) < 0 || (uint64_t)*nbytes > SIZE_MAX / 2) {
@@ -99,16 +95,18 @@ static int
 typed_fill(const Onnx__TensorProto *t, DType dt, int64_t numel, void *dst, char *err,
            size_t errlen)
 {
-    switch (dt) {
+    switch (dt) {                      /* an empty tensor's fields may be NULL: no memcpy */
     case DT_F32:
         if (t->n_float_data != (size_t)numel)
             return count_mismatch(err, errlen, "float_data", t->n_float_data, numel);
-        memcpy(dst, t->float_data, (size_t)numel * 4);
+        if (numel)
+            memcpy(dst, t->float_data, (size_t)numel * 4);
         return T_OK;
     case DT_I64:
         if (t->n_int64_data != (size_t)numel)
             return count_mismatch(err, errlen, "int64_data", t->n_int64_data, numel);
-        memcpy(dst, t->int64_data, (size_t)numel * 8);
+        if (numel)
+            memcpy(dst, t->int64_data, (size_t)numel * 8);
         return T_OK;
     default:
         break;
@@ -173,7 +171,7 @@ onnx_tensor_read(const Onnx__TensorProto *t, IrTensor *out, char *err, size_t er
         ir_tensor_free(out);
         return -1;
     }
-    if (src != out->data)
+    if (src != out->data && nbytes)    /* an empty tensor's src may be NULL */
         memcpy(out->data, src, (size_t)nbytes);
     return 0;
 }
@@ -314,18 +312,6 @@ ext_storage(Imp *im, const Onnx__TensorProto *t, const char *label, int64_t nbyt
 
 /* ------------------------------------------------------------------ constants */
 
-int
-onnx_tensor_empty(const Onnx__TensorProto *t)
-{
-    int zero = 0;
-    for (size_t i = 0; i < t->n_dims; i++) {
-        if (t->dims[i] < 0)
-            return 0;
-        zero |= t->dims[i] == 0;
-    }
-    return zero;
-}
-
 ValueId
 onnx_tensor_const(Imp *im, const Onnx__TensorProto *t, const char *what)
 {
@@ -346,7 +332,7 @@ onnx_tensor_const(Imp *im, const Onnx__TensorProto *t, const char *what)
         if (!(s = ext_storage(im, t, label, nbytes)))
             return 0;
     } else {
-        void *tmp = malloc((size_t)nbytes);
+        void *tmp = malloc(nbytes ? (size_t)nbytes : 1);
         const void *src;
         if (!tmp)
             kiln_die("out of memory for %lld bytes", (long long)nbytes);

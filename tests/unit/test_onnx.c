@@ -464,7 +464,7 @@ test_bad_dims(void)
         ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
     m.g->input[0]->type->tensor_type->shape->dim[1]->dim_value = -5;
     save(&m, tpath("negin.onnx"));
-    expect_error(tpath("negin.onnx"), "graph input 'x': dim 1 is -5, expected >= 1");
+    expect_error(tpath("negin.onnx"), "graph input 'x': dim 1 is -5, expected >= 0");
     pool_free();
 }
 
@@ -517,6 +517,7 @@ test_unsupported_op(void)
     diag_init(&d);
     CU_ASSERT_PTR_NULL(onnx_import_file_opts(tpath("unsup.onnx"), &o, &d));
     CU_ASSERT_EQUAL(o.unsupported, 1);
+    CU_ASSERT_EQUAL(o.unclaimed, 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(errs(&d), "node 'sm' (Sofmax): unsupported op Sofmax "
                                   "(domain 'ai.onnx', opset 13); nearest supported: Softmax"));
     diag_free(&d);
@@ -548,30 +549,103 @@ attr_i(const char *name, int64_t v)
     return a;
 }
 
-/* An attribute variant kiln cannot express is an unsupported error naming it. */
+static Onnx__AttributeProto *
+attr_ints(const char *name, int n, const int64_t *v)
+{
+    Onnx__AttributeProto *a = tnew(sizeof *a);
+    onnx__attribute_proto__init(a);
+    a->name = tstr(name);
+    a->has_type = 1;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    a->ints = tnew(sizeof(int64_t) * (size_t)n);
+    memcpy(a->ints, v, sizeof(int64_t) * (size_t)n);
+    a->n_ints = (size_t)n;
+    return a;
+}
+
+/* Imports a one-node model (x: elem 1x1x4x4 -> y) and checks the message and the two
+ * flags the conformance harness reads: unsupported (kiln cannot do it) and unclaimed
+ * (the op table does not claim it: the harness's only reason to skip). */
 static void
-test_unsupported_variant(void)
+check_single_node(Onnx__NodeProto *n, int64_t opset, int elem, const char *want,
+                  int unclaimed)
 {
     static const int64_t d4[4] = { 1, 1, 4, 4 };
-    static const char *const in[1] = { "x" }, *const out[1] = { "y" };
-    Model m = model(13);
-    m.g->input[m.g->n_input++] = vinfo("x", 1, 4, d4);
-    m.g->output[m.g->n_output++] = vinfo("y", 1, 4, d4);
-    Onnx__NodeProto *n = node("MaxPool", "pool1", 1, in, 1, out);
-    n->attribute = tnew(sizeof(void *) * 2);
-    n->attribute[n->n_attribute++] = attr_i("storage_order", 1);
+    Model m = model(opset);
+    m.g->input[m.g->n_input++] = vinfo("x", elem, 4, d4);
+    m.g->output[m.g->n_output++] = vinfo("y", elem, 4, d4);
     m.g->node[m.g->n_node++] = n;
-    save(&m, tpath("order.onnx"));
+    save(&m, tpath("single.onnx"));
     OnnxImportOpts o = { 0 };
     Diag d;
     diag_init(&d);
-    Graph *g = onnx_import_file_opts(tpath("order.onnx"), &o, &d);
+    Graph *g = onnx_import_file_opts(tpath("single.onnx"), &o, &d);
     CU_ASSERT_PTR_NULL(g);
     ir_graph_free(g);
     CU_ASSERT_EQUAL(o.unsupported, 1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(errs(&d), "node 'pool1' (MaxPool): MaxPool: storage_order = 1 "
-                                  "is not supported"));
+    CU_ASSERT_EQUAL(o.unclaimed, unclaimed);
+    CU_ASSERT_PTR_NOT_NULL(strstr(errs(&d), want));
     diag_free(&d);
+}
+
+/* An attribute variant kiln cannot express is an unsupported error naming it, but the op
+ * stays claimed (a conformance test hitting it FAILs); an operand element type outside
+ * the op's row is unclaimed (the test is skipped). */
+static void
+test_unsupported_variant(void)
+{
+    static const int64_t crop[8] = { 0, 0, -1, 0, 0, 0, 0, 0 };
+    static const char *const in[1] = { "x" }, *const out[1] = { "y" };
+    Onnx__NodeProto *n = node("Pad", "pad1", 1, in, 1, out);
+    n->attribute = tnew(sizeof(void *) * 2);
+    n->attribute[n->n_attribute++] = attr_ints("pads", 8, crop);
+    check_single_node(n, 10, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT,
+                      "node 'pad1' (Pad): Pad: negative pads (cropping) are not supported", 0);
+    n = node("Relu", "relu1", 1, in, 1, out);
+    check_single_node(n, 13, ONNX__TENSOR_PROTO__DATA_TYPE__INT32,
+                      "node 'relu1' (Relu): Relu: element type i32 is not supported "
+                      "(expected f32)", 1);
+    pool_free();
+}
+
+/* QuantizeLinear with a scale that is a graph input (not a constant) is computed at run
+ * time, per axis; a scale that fits no axis is a located error. */
+static void
+test_quantize_runtime_scale(void)
+{
+    static const int64_t d4[4] = { 1, 2, 2, 2 }, d2[1] = { 2 }, d3[1] = { 3 };
+    static const char *const in[2] = { "x", "s" }, *const out[1] = { "y" };
+    for (int bad = 0; bad < 2; bad++) {
+        Model m = model(13);
+        m.g->input[m.g->n_input++] = vinfo("x", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 4, d4);
+        m.g->input[m.g->n_input++] = vinfo("s", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1,
+                                           bad ? d3 : d2);
+        m.g->output[m.g->n_output++] = vinfo("y", ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, 4, d4);
+        m.g->node[m.g->n_node++] = node("QuantizeLinear", "q", 2, in, 1, out);
+        save(&m, tpath("qrt.onnx"));
+        if (bad) {
+            expect_error(tpath("qrt.onnx"), "node 'q' (QuantizeLinear): QuantizeLinear: 3 "
+                         "scales do not fit axis 1 of 4-D input");
+            continue;
+        }
+        Diag d;
+        diag_init(&d);
+        Graph *g = onnx_import_file(tpath("qrt.onnx"), NULL, 0, &d);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+        CU_ASSERT_EQUAL(g->ninput, 2);                   /* the scale stays an input */
+        float x[8] = { -1, 0.5f, 1.5f, 2.5f, 3, 300, -7, 9 }, sc[2] = { 1, 0.5f };
+        IrTensor args[2] = { { ir_type_make(DT_F32, 4, d4), x },
+                             { ir_type_make(DT_F32, 1, d2), sc } }, outs[1];
+        int exit_taken;
+        memset(outs, 0, sizeof outs);
+        CU_ASSERT_EQUAL_FATAL(ir_interp_run(g, args, outs, &exit_taken, &d), 0);
+        /* channel 0: round(x / 1) clipped to u8; channel 1: round(x / 0.5), half to even */
+        static const uint8_t want[8] = { 0, 0, 2, 2, 6, 255, 0, 18 };
+        CU_ASSERT_EQUAL(memcmp(outs[0].data, want, 8), 0);
+        ir_tensor_free(&outs[0]);
+        ir_graph_free(g);
+        diag_free(&d);
+    }
     pool_free();
 }
 
@@ -646,6 +720,61 @@ run_cumsum(int rank, const int64_t *dims, int64_t axis, int excl, int rev, const
     ir_tensor_free(&y);
     ir_graph_free(g);
     diag_free(&d);
+    pool_free();
+}
+
+/* Zero-size tensors: an empty initializer is an empty constant (concat with it keeps x),
+ * and Reshape's allowzero decides whether a 0 in the shape is literal or copies a dim. */
+static void
+test_zero_size(void)
+{
+    static const int64_t d02[2] = { 0, 2 }, d20[2] = { 2, 0 }, two = 2;
+    static const float x[4] = { 1, 2, 3, 4 };
+    static const char *const cin[2] = { "x", "e" }, *const rin[2] = { "x", "s" };
+    static const char *const out[1] = { "y" };
+    Model m = model(13);
+    m.g->input[m.g->n_input++] = vinfo("x", 1, 2, D22);
+    m.g->output[m.g->n_output++] = vinfo("y", 1, 2, D22);
+    m.g->initializer[m.g->n_initializer++] = tensor_f("e", 2, d02, 0, x, 1);
+    Onnx__NodeProto *nd = node("Concat", "cat", 2, cin, 1, out);
+    nd->attribute = tnew(sizeof(void *) * 2);
+    nd->attribute[nd->n_attribute++] = attr_i("axis", 0);
+    m.g->node[m.g->n_node++] = nd;
+    save(&m, tpath("cat0.onnx"));
+    Diag d;
+    diag_init(&d);
+    Graph *g = onnx_import_file(tpath("cat0.onnx"), NULL, 0, &d);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    IrTensor t = { g->values[g->inputs[0]].type, (void *)x }, y;
+    int exit_taken;
+    CU_ASSERT_EQUAL_FATAL(ir_interp_run(g, &t, &y, &exit_taken, &d), 0);
+    CU_ASSERT(memcmp(y.data, x, sizeof x) == 0);
+    ir_tensor_free(&y);
+    ir_graph_free(g);
+    diag_free(&d);
+    for (int allowzero = 0; allowzero <= 1; allowzero++) {
+        int64_t shape[2] = { 2, 0 };
+        m = model(14);
+        m.g->input[m.g->n_input++] = vinfo("x", 1, 2, d02);
+        m.g->output[m.g->n_output++] = vinfo("y", 1, 2, d20);
+        m.g->initializer[m.g->n_initializer++] = tensor_i64("s", 2, shape);
+        nd = node("Reshape", "rs", 2, rin, 1, out);
+        nd->attribute = tnew(sizeof(void *) * 2);
+        nd->attribute[nd->n_attribute++] = attr_i("allowzero", allowzero);
+        m.g->node[m.g->n_node++] = nd;
+        save(&m, tpath("rs0.onnx"));
+        if (!allowzero) {                  /* the 0 copies x's dim 1: [2, 2], 4 elements */
+            expect_error(tpath("rs0.onnx"), "cannot reshape f32[0,2] (0 elements) to [2,2]");
+            continue;
+        }
+        diag_init(&d);
+        g = onnx_import_file(tpath("rs0.onnx"), NULL, 0, &d);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+        const TensorType *r = &g->values[g->outputs[0].value].type;
+        CU_ASSERT(r->rank == 2 && r->dims[0] == two && r->dims[1] == 0);
+        ir_graph_free(g);
+        diag_free(&d);
+    }
     pool_free();
 }
 
@@ -811,6 +940,7 @@ static CU_TestInfo import_tests[] = {
     { "--shape parser", test_parse_shape_fix },
     { "op table", test_op_table },
     { "CumSum variants", test_cumsum },
+    { "zero-size tensors", test_zero_size },
     CU_TEST_INFO_NULL,
 };
 
@@ -821,7 +951,8 @@ static CU_TestInfo bad_tests[] = {
     { "initializer size mismatch", test_size_mismatch },
     { "cycles, undefined, duplicates", test_cycle_and_undefined },
     { "unsupported op, domain, opset", test_unsupported_op },
-    { "unsupported attribute variant", test_unsupported_variant },
+    { "unsupported variant vs unclaimed type", test_unsupported_variant },
+    { "QuantizeLinear with a run-time scale", test_quantize_runtime_scale },
     { "errors name the node; constant operands", test_node_errors },
     { "deeply nested subgraphs", test_deep_nesting },
     { "external data", test_external_data },

@@ -1,6 +1,6 @@
-/* tests/onnx/backend_c.c — runs an imported graph on kiln's C backend for the conformance
- * harness: the graph goes to a temporary folder as text IR, its inputs as .npy files, and
- * `kiln run --backend=c` compiles and runs it there; the outputs are read back from .npy.
+/* tests/onnx/backend_cli.c — runs an imported graph on a kiln backend (C or LLVM) for the
+ * conformance harness: the graph goes to a temporary folder as text IR, its inputs as .npy
+ * files, and `kiln run --backend=B` compiles and runs it there; outputs come back as .npy.
  * Going through the CLI keeps the harness on exactly the path users take. */
 #define _XOPEN_SOURCE 700
 #include <stdio.h>
@@ -58,7 +58,7 @@ read_npy(const char *path, IrTensor *t, char *err, size_t errlen)
 
 /* The first line of the run's log, for the FAIL message. */
 static void
-log_line(const char *path, char *err, size_t errlen)
+log_line(const char *path, const char *backend, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     char line[512] = "";
@@ -67,7 +67,7 @@ log_line(const char *path, char *err, size_t errlen)
     if (f)
         fclose(f);
     line[strcspn(line, "\n")] = 0;
-    snprintf(err, errlen, "kiln run --backend=c failed: %s", line);
+    snprintf(err, errlen, "kiln run --backend=%s failed: %s", backend, line);
 }
 
 /* Writes the inputs, builds the command line; -1 on a file error. */
@@ -79,7 +79,9 @@ prepare(const char *dir, Graph *g, const IrTensor *in, const HarnessBackend *b, 
     snprintf(cmd, len, "%s", "");
     quote(cmd, len, b->kiln);
     snprintf(path, sizeof path, "%s/model.kir", dir);
-    strncat(cmd, " run --backend=c --passes=", len - strlen(cmd) - 1);
+    strncat(cmd, " run --backend=", len - strlen(cmd) - 1);
+    strncat(cmd, b->backend, len - strlen(cmd) - 1);
+    strncat(cmd, " --passes=", len - strlen(cmd) - 1);
     strncat(cmd, b->pipeline, len - strlen(cmd) - 1);
     strncat(cmd, " ", len - strlen(cmd) - 1);
     quote(cmd, len, path);
@@ -112,10 +114,10 @@ prepare(const char *dir, Graph *g, const IrTensor *in, const HarnessBackend *b, 
 }
 
 int
-harness_run_c(const HarnessBackend *b, Graph *g, const IrTensor *in, IrTensor *out, char *err,
+harness_run_backend(const HarnessBackend *b, Graph *g, const IrTensor *in, IrTensor *out, char *err,
               size_t errlen)
 {
-    char dir[] = "/tmp/kiln_onnx_c_XXXXXX", cmd[16384], path[4096];
+    char dir[] = "/tmp/kiln_onnx_XXXXXX", cmd[16384], path[4096];
     int rc = -1;
     if (!mkdtemp(dir)) {
         snprintf(err, errlen, "cannot create a temporary folder");
@@ -130,7 +132,7 @@ harness_run_c(const HarnessBackend *b, Graph *g, const IrTensor *in, IrTensor *o
         snprintf(err, errlen, "cannot write the model or its inputs to %s", dir);
     } else if (system(cmd) != 0) {
         snprintf(path, sizeof path, "%s/log", dir);
-        log_line(path, err, errlen);
+        log_line(path, b->backend, err, errlen);
     } else {
         rc = 0;
         for (int i = 0; i < g->noutput && rc == 0; i++) {
