@@ -1,7 +1,7 @@
 /* tests/unit/test_onnx_pow.c — the ONNX Pow and Mod mappings beyond the node tests: an
  * integer base with an f32 exponent (exact past 2^24 for integral exponents), an i32 base
- * with an i64 exponent, and Mod's fmod attribute rules.  Models are built with protobuf-c
- * here; expected values are those of ONNX Runtime (pow in double, truncated), by hand. */
+ * with an i64 exponent, and Mod's fmod attribute rules.  Models are built with
+ * onnx_model.h; expected values are those of ONNX Runtime (pow in double, truncated), by hand. */
 #define _XOPEN_SOURCE 700
 #include <CUnit/Basic.h>
 #include "cu_run.h"
@@ -9,104 +9,26 @@
 #include <string.h>
 #include <unistd.h>
 #include "onnx_internal.h"
+#include "onnx_model.h"
 
 enum { NV = 5 };                       /* elements of every operand */
-
-static char tmpdir[64];                /* per-run scratch folder */
-static void *pool[256];                /* test-built protobuf objects, freed per model */
-static int npool;
-
-static void *
-tnew(size_t n)
-{
-    void *p = calloc(1, n);
-    CU_ASSERT_FATAL(p != NULL && npool < 256);
-    pool[npool++] = p;
-    return p;
-}
-
-static char *
-tstr(const char *s)
-{
-    return strcpy(tnew(strlen(s) + 1), s);
-}
-
-/* A value-info of a [NV] tensor of ONNX element type elem. */
-static Onnx__ValueInfoProto *
-vinfo(const char *name, int elem)
-{
-    Onnx__ValueInfoProto *v = tnew(sizeof *v);
-    Onnx__TypeProto *tp = tnew(sizeof *tp);
-    Onnx__TypeProto__Tensor *tt = tnew(sizeof *tt);
-    Onnx__TensorShapeProto *sh = tnew(sizeof *sh);
-    Onnx__TensorShapeProto__Dimension *d = tnew(sizeof *d);
-    onnx__value_info_proto__init(v);
-    onnx__type_proto__init(tp);
-    onnx__type_proto__tensor__init(tt);
-    onnx__tensor_shape_proto__init(sh);
-    onnx__tensor_shape_proto__dimension__init(d);
-    d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-    d->dim_value = NV;
-    sh->n_dim = 1;
-    sh->dim = tnew(sizeof *sh->dim);
-    sh->dim[0] = d;
-    tt->has_elem_type = 1;
-    tt->elem_type = elem;
-    tt->shape = sh;
-    tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    tp->tensor_type = tt;
-    v->name = tstr(name);
-    v->type = tp;
-    return v;
-}
 
 /* Writes the model z = op(x, y) (x, z of type ex, y of type ey; fmod >= 0 sets Mod's
  * attribute) and imports it; NULL on an import error (left in d). */
 static Graph *
 import_binary(const char *op, int ex, int ey, int64_t fmod, Diag *d)
 {
-    static char *in[2], *out[1];
-    Onnx__ModelProto m;
-    Onnx__GraphProto g;
-    Onnx__NodeProto n;
-    Onnx__OperatorSetIdProto o;
-    Onnx__ValueInfoProto *inputs[2] = { vinfo("x", ex), vinfo("y", ey) }, *outputs[1];
-    Onnx__NodeProto *nodes[1] = { &n };
-    Onnx__OperatorSetIdProto *opsets[1] = { &o };
-    Onnx__AttributeProto a, *attrs[1] = { &a };
-    outputs[0] = vinfo("z", ex);
-    onnx__model_proto__init(&m);
-    onnx__graph_proto__init(&g);
-    onnx__node_proto__init(&n);
-    onnx__operator_set_id_proto__init(&o);
-    onnx__attribute_proto__init(&a);
-    in[0] = tstr("x"), in[1] = tstr("y"), out[0] = tstr("z");
-    n.op_type = tstr(op), n.name = tstr("n1");
-    n.n_input = 2, n.input = in, n.n_output = 1, n.output = out;
-    if (fmod >= 0) {
-        a.name = tstr("fmod"), a.has_type = 1, a.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
-        a.has_i = 1, a.i = fmod;
-        n.n_attribute = 1, n.attribute = attrs;
-    }
-    o.domain = tstr(""), o.has_version = 1, o.version = 15;
-    g.name = tstr("g"), g.n_node = 1, g.node = nodes;
-    g.n_input = 2, g.input = inputs, g.n_output = 1, g.output = outputs;
-    m.has_ir_version = 1, m.ir_version = 8, m.n_opset_import = 1, m.opset_import = opsets;
-    m.graph = &g;
-    char path[128];
-    snprintf(path, sizeof path, "%s/m.onnx", tmpdir);
-    size_t len = onnx__model_proto__get_packed_size(&m);
-    uint8_t *buf = malloc(len + 1);
-    CU_ASSERT_FATAL(buf != NULL);
-    onnx__model_proto__pack(&m, buf);
-    FILE *f = fopen(path, "wb");
-    CU_ASSERT_FATAL(f != NULL);
-    CU_ASSERT(fwrite(buf, 1, len, f) == len);
-    fclose(f);
-    free(buf);
-    while (npool)
-        free(pool[--npool]);
-    return onnx_import_file(path, NULL, 0, d);
+    static const char *const in[2] = { "x", "y" }, *const out[1] = { "z" };
+    static const int64_t nv = NV;
+    Model m = model(15, op, 2, in, 1, out);
+    add_io(&m, 0, "x", ex, 1, &nv);
+    add_io(&m, 0, "y", ey, 1, &nv);
+    add_io(&m, 1, "z", ex, 1, &nv);
+    if (fmod >= 0)
+        attr_i(&m, "fmod", fmod);
+    Graph *g = import(&m, d);
+    pool_free();
+    return g;
 }
 
 /* Runs g on x, y; *z gets the output (caller frees). */
