@@ -370,8 +370,9 @@ reduce_step(LB *b, int acc, int best, LpVal v, LpVal j)
 {
     Op op = b->nd->op;
     LpVal cur = lb_acc_get(b, acc);
-    if (op == OP_REDUCE_SUM || op == OP_REDUCE_MEAN) {
-        lb_acc_set(b, acc, lb_op(b, OP_ADD, NULL, cur, lb_cast(b, v, lb_type(b, cur))));
+    if (op == OP_REDUCE_SUM || op == OP_REDUCE_MEAN || op == OP_REDUCE_PROD) {
+        Op comb = op == OP_REDUCE_PROD ? OP_MUL : OP_ADD;
+        lb_acc_set(b, acc, lb_op(b, comb, NULL, cur, lb_cast(b, v, lb_type(b, cur))));
         return;
     }
     /* NaN never wins, as in the interpreter; argmax keeps the first maximum */
@@ -388,11 +389,12 @@ l_reduce(LB *b)
     Iter on, in;
     reduce_spaces(b, &on, &in);
     LpType xt = b->k->in[0].type.dtype, yt = b->k->out[0].type.dtype;
-    int sum = op == OP_REDUCE_SUM || op == OP_REDUCE_MEAN;
+    int sum = op == OP_REDUCE_SUM || op == OP_REDUCE_MEAN || op == OP_REDUCE_PROD;
     LpType at = sum ? (xt == DT_F32 ? LT_F64 : DT_I64) : xt;
     iter_open(b, &on);
     int acc = lb_acc_new(b, at), best = -1;
-    lb_acc_set(b, acc, sum ? lb_const_i(b, at, 0) : extreme(b, xt, op == OP_REDUCE_MIN));
+    lb_acc_set(b, acc, sum ? lb_const_i(b, at, op == OP_REDUCE_PROD)
+                           : extreme(b, xt, op == OP_REDUCE_MIN));
     if (op == OP_ARGMAX) {
         best = lb_acc_new(b, DT_I64);
         lb_acc_set(b, best, lb_const_i(b, DT_I64, 0));
@@ -660,8 +662,8 @@ loop_ops_build(LB *b)
     case OP_SLICE:       l_slice(b); break;
     case OP_PAD:         l_pad(b); break;
     case OP_GATHER:      l_gather(b); break;
-    case OP_REDUCE_SUM: case OP_REDUCE_MEAN: case OP_REDUCE_MAX: case OP_REDUCE_MIN:
-    case OP_ARGMAX:
+    case OP_REDUCE_SUM: case OP_REDUCE_PROD: case OP_REDUCE_MEAN: case OP_REDUCE_MAX:
+    case OP_REDUCE_MIN: case OP_ARGMAX:
         l_reduce(b);
         break;
     case OP_QUANTIZE: case OP_DEQUANTIZE:

@@ -658,8 +658,8 @@ rule_gather(Inf *f)
 
 /* ------------------------------------------------------------------ reductions */
 
-/* Reducing no elements into a non-empty result: sum gives 0, mean NaN, f32 max / min
- * -inf / +inf; integer max / min and argmax have no value, an error. */
+/* Reducing no elements into a non-empty result: sum gives 0, prod 1, mean NaN, f32 max /
+ * min -inf / +inf; integer max / min and argmax have no value, an error. */
 static int
 empty_reduce(Inf *f, const TensorType *x, const int *mark, const TensorType *r)
 {
@@ -860,8 +860,8 @@ rule(Inf *f)
     case OP_SLICE: return rule_slice(f);
     case OP_PAD: return rule_pad(f);
     case OP_GATHER: return rule_gather(f);
-    case OP_REDUCE_SUM: case OP_REDUCE_MEAN: case OP_REDUCE_MAX: case OP_REDUCE_MIN:
-    case OP_ARGMAX:
+    case OP_REDUCE_SUM: case OP_REDUCE_PROD: case OP_REDUCE_MEAN: case OP_REDUCE_MAX:
+    case OP_REDUCE_MIN: case OP_ARGMAX:
         return rule_reduce(f);
     case OP_WHERE: return rule_where(f);
     case OP_CAST: return rule_cast(f);

@@ -26,8 +26,8 @@
  *   Integer mod/fmod follow the float rules exactly; by 0 (and by -1) they give 0.
  *   Integer pow (i32/i64) multiplies by repeated squaring, wrapping; a negative exponent
  *   gives 1 for base 1, 1 or -1 (even or odd exponent) for base -1, else 0.
- *   reduce_sum on ints wraps; reduce_mean is f32 only; argmax gives the first maximum
- *   (NaN never compares greater).
+ *   reduce_sum and reduce_prod on ints wrap; reduce_mean is f32 only; argmax gives the
+ *   first maximum (NaN never compares greater).
  * - cast: float -> int truncates toward zero, clamped to the type's range, NaN -> 0;
  *   int -> int wraps modulo 2^bits; -> bool is x != 0; -> f32 rounds to nearest.
  * - quantize: q = clamp(nearbyintf(x / scale) + zero, qmin, qmax) with x / scale a float
@@ -274,8 +274,8 @@ dispatch(Eval *e)
     case OP_RESHAPE: case OP_FLATTEN: case OP_TRANSPOSE: case OP_CONCAT: case OP_SPLIT:
     case OP_SLICE: case OP_PAD: case OP_GATHER:
         return interp_move(e);
-    case OP_REDUCE_SUM: case OP_REDUCE_MEAN: case OP_REDUCE_MAX: case OP_REDUCE_MIN:
-    case OP_ARGMAX:
+    case OP_REDUCE_SUM: case OP_REDUCE_PROD: case OP_REDUCE_MEAN: case OP_REDUCE_MAX:
+    case OP_REDUCE_MIN: case OP_ARGMAX:
         return interp_reduce(e);
     case OP_WHERE: return interp_where(e);
     case OP_CAST: return interp_cast(e);

@@ -443,12 +443,14 @@ reduce_float(Eval *e, const Red *rd, double *acc, int64_t *arg)
     int64_t n = interp_numel(&x->type), m = interp_numel(&e->out[0].type), a = 0;
     for (int64_t o = 0; o < m; o++)
         acc[o] = op == OP_REDUCE_MIN ? INFINITY : (op == OP_REDUCE_MAX || op == OP_ARGMAX)
-                                                   ? -INFINITY : 0;
+                                                   ? -INFINITY : op == OP_REDUCE_PROD;
     for (int64_t i = 0; i < n; i++) {
         int64_t o = red_off(rd, &x->type, i, &a);
         double v = interp_getf(x, i);
         if (op == OP_REDUCE_SUM || op == OP_REDUCE_MEAN)
             acc[o] += v;
+        else if (op == OP_REDUCE_PROD)
+            acc[o] *= v;
         else if (op == OP_REDUCE_MIN ? v < acc[o] : v > acc[o])     /* NaN never wins */
             acc[o] = v, arg[o] = a;
     }
@@ -467,11 +469,14 @@ reduce_int(Eval *e, const Red *rd, int64_t *acc, int64_t *arg)
     Op op = e->nd->op;
     int64_t n = interp_numel(&x->type), m = interp_numel(&e->out[0].type), a = 0;
     for (int64_t o = 0; o < m; o++)
-        acc[o] = op == OP_REDUCE_MIN ? INT64_MAX : op == OP_REDUCE_SUM ? 0 : INT64_MIN;
+        acc[o] = op == OP_REDUCE_MIN ? INT64_MAX : op == OP_REDUCE_SUM ? 0
+                 : op == OP_REDUCE_PROD ? 1 : INT64_MIN;
     for (int64_t i = 0; i < n; i++) {
         int64_t o = red_off(rd, &x->type, i, &a), v = interp_geti(x, i);
         if (op == OP_REDUCE_SUM)
             acc[o] = (int64_t)((uint64_t)acc[o] + (uint64_t)v);
+        else if (op == OP_REDUCE_PROD)
+            acc[o] = (int64_t)((uint64_t)acc[o] * (uint64_t)v);
         else if (op == OP_REDUCE_MIN ? v < acc[o] : v > acc[o])     /* arg starts at 0 */
             acc[o] = v, arg[o] = a;
     }
