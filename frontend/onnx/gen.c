@@ -677,15 +677,6 @@ onnx_map_mod(Imp *im)
     return r ? imp_set_out(im, 0, r) : -1;
 }
 
-static ValueId
-reduce_axis1(Imp *im, ValueId x, int64_t axis)
-{
-    Attr a;
-    ir_attr_default(OP_REDUCE_SUM, &a);
-    a.reduce.naxes = 1;
-    a.reduce.axes[0] = (int)axis;
-    return imp_emit(im, OP_REDUCE_SUM, &a, 1, &x);
-}
 
 static ValueId
 reduce_all(Imp *im, ValueId x)
@@ -732,7 +723,8 @@ nll(Imp *im, ValueId x, ValueId target, ValueId weight)
         ramp_c = imp_emit(im, OP_CAST, &a, 1, &ramp_c);
     }
     ValueId hot = imp_emit2(im, OP_EQUAL, imp_reshape(im, t, r, dims), ramp_c);
-    ValueId loss = reduce_axis1(im, imp_where(im, hot, x, imp_scalar(im, DT_F32, 0)), axis1);
+    ValueId loss = imp_reduce(im, OP_REDUCE_SUM,
+                              imp_where(im, hot, x, imp_scalar(im, DT_F32, 0)), 1, &axis1, 0);
     loss = imp_emit1(im, OP_NEG, loss);
     ValueId w = 0;
     if (weight) {

@@ -317,6 +317,20 @@ imp_emit1(Imp *im, Op op, ValueId x)
 }
 
 ValueId
+imp_reduce(Imp *im, Op op, ValueId x, int naxes, const int64_t *axes, int keepdims)
+{
+    Attr a;
+    if (!x)
+        return 0;
+    ir_attr_default(op, &a);
+    a.reduce.naxes = naxes;
+    for (int i = 0; i < naxes; i++)
+        a.reduce.axes[i] = (int)axes[i];
+    a.reduce.keepdims = keepdims;
+    return imp_emit(im, op, &a, 1, &x);
+}
+
+ValueId
 imp_emit2(Imp *im, Op op, ValueId x, ValueId y)
 {
     ValueId in[2] = { x, y };

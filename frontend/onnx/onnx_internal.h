@@ -88,6 +88,8 @@ int      imp_emit_n(Imp *im, Op op, const Attr *a, int nin, const ValueId *in, i
                     ValueId *out);
 ValueId  imp_emit1(Imp *im, Op op, ValueId x);            /* unary, default attribute */
 ValueId  imp_emit2(Imp *im, Op op, ValueId x, ValueId y); /* binary, default attribute */
+/* A reduction (or argmax: one axis) of x over axes[0..naxes) (0 axes = all); 0 if !x. */
+ValueId  imp_reduce(Imp *im, Op op, ValueId x, int naxes, const int64_t *axes, int keepdims);
 ValueId  imp_reshape(Imp *im, ValueId x, int rank, const int64_t *dims);
 ValueId  imp_transpose(Imp *im, ValueId x, int rank, const int *perm);
 ValueId  imp_where(Imp *im, ValueId c, ValueId x, ValueId y);   /* c ? x : y, broadcast */
@@ -168,12 +170,17 @@ ValueId  onnx_window_gather(Imp *im, ValueId x, int axis, int64_t k, int64_t s, 
 /* AveragePool and MaxPool (row op OP_AVGPOOL / OP_MAXPOOL), 1-D to 3-D. */
 int      onnx_map_pool(Imp *im);
 
+/* norm.c — normalisations decomposed into reductions and elementwise ops */
+int      onnx_map_mvn(Imp *im);      /* MeanVarianceNormalization */
+int      onnx_map_lrn(Imp *im);      /* LRN, [N, C, ...] of rank 3..7 */
+
 /* quant.c — mappers of the quantization rows */
 int      onnx_map_quantize(Imp *im);
 int      onnx_map_dequantize(Imp *im);
 int      onnx_map_qlinear_matmul(Imp *im);
 int      onnx_map_qlinear_conv(Imp *im);
 int      onnx_map_matmul_integer(Imp *im);
+int      onnx_map_dynamic_quantize(Imp *im);
 
 /* eltwise.c — elementwise decompositions */
 int      onnx_map_not(Imp *im);
@@ -211,5 +218,11 @@ int      onnx_map_nll_loss(Imp *im);
 int      onnx_map_sce_loss(Imp *im);
 /* x padded along each axis of p in edge or reflect mode (reflect = 1); 0 on error. */
 ValueId  onnx_pad_gather(Imp *im, ValueId x, const PadAttr *p, int reflect);
+
+/* index.c — indexing ops as gathers over flattened views, Einsum as batched matmul */
+int      onnx_map_gather_nd(Imp *im);
+int      onnx_map_compress(Imp *im);
+int      onnx_map_reverse_sequence(Imp *im);
+int      onnx_map_einsum(Imp *im);
 
 #endif

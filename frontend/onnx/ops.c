@@ -37,19 +37,6 @@ emit_attr(Imp *im, Op op, const Attr *a, ValueId x)
     return imp_emit(im, op, a, 1, &x);
 }
 
-/* reduce op over axes[0..naxes) (0 = all), keepdims as given */
-static ValueId
-reduce(Imp *im, Op op, ValueId x, int naxes, const int64_t *axes, int keep)
-{
-    Attr a;
-    ir_attr_default(op, &a);
-    a.reduce.naxes = naxes;
-    for (int i = 0; i < naxes; i++)
-        a.reduce.axes[i] = (int)axes[i];
-    a.reduce.keepdims = keep;
-    return emit_attr(im, op, &a, x);
-}
-
 static int
 out0(Imp *im, ValueId v)
 {
@@ -451,7 +438,7 @@ map_global_pool(Imp *im)
         return out0(im, imp_emit1(im, OP_GLOBAL_AVGPOOL, x));
     for (int i = 2; i < r; i++)
         axes[i - 2] = i;
-    return out0(im, reduce(im, im->row->op, x, r - 2, axes, 1));
+    return out0(im, imp_reduce(im, im->row->op, x, r - 2, axes, 1));
 }
 
 /* ------------------------------------------------------------------ normalisation */
@@ -495,9 +482,9 @@ batchnorm_train(Imp *im, ValueId *in, const Attr *a)
     for (int i = 0; i < r; i++)
         if (i != 1)
             axes[n++] = i;
-    ValueId mean = reduce(im, OP_REDUCE_MEAN, in[0], n, axes, 1);
+    ValueId mean = imp_reduce(im, OP_REDUCE_MEAN, in[0], n, axes, 1);
     ValueId d = imp_emit2(im, OP_SUB, in[0], mean);
-    ValueId var = reduce(im, OP_REDUCE_MEAN, imp_emit2(im, OP_MUL, d, d), n, axes, 1);
+    ValueId var = imp_reduce(im, OP_REDUCE_MEAN, imp_emit2(im, OP_MUL, d, d), n, axes, 1);
     ValueId bn[5] = { in[0], in[1], in[2], imp_reshape(im, mean, 1, &c),
                       imp_reshape(im, var, 1, &c) };
     if (!bn[3] || !bn[4] || out0(im, imp_emit(im, OP_BATCHNORM, a, 5, bn)) < 0)
@@ -549,9 +536,9 @@ moments(Imp *im, ValueId x, int from, double eps, ValueId *mean, ValueId *d, Val
     int r = rank_of(im, x);
     for (int i = from; i < r; i++)
         axes[i - from] = i;
-    *mean = reduce(im, OP_REDUCE_MEAN, x, r - from, axes, 1);
+    *mean = imp_reduce(im, OP_REDUCE_MEAN, x, r - from, axes, 1);
     *d = imp_emit2(im, OP_SUB, x, *mean);
-    ValueId var = reduce(im, OP_REDUCE_MEAN, imp_emit2(im, OP_MUL, *d, *d), r - from, axes, 1);
+    ValueId var = imp_reduce(im, OP_REDUCE_MEAN, imp_emit2(im, OP_MUL, *d, *d), r - from, axes, 1);
     *inv = imp_emit1(im, OP_RSQRT, imp_emit2(im, OP_ADD, var, imp_scalar(im, DT_F32, eps)));
     return *inv ? 0 : -1;
 }
@@ -1168,7 +1155,7 @@ reduce_axes(Imp *im, ValueId x, int64_t *axes, int *n, int *identity)
     return 0;
 }
 
-/* ReduceSum/Mean/Max/Min directly; L1, L2, SumSquare, LogSum, LogSumExp decomposed. */
+/* ReduceSum/Prod/Mean/Max/Min directly; L1, L2, SumSquare, LogSum, LogSumExp decomposed. */
 static int
 map_reduce(Imp *im)
 {
@@ -1187,12 +1174,12 @@ map_reduce(Imp *im)
         x = imp_emit2(im, OP_MUL, x, x);
     ValueId m = 0;
     if (strcmp(t, "LogSumExp") == 0) {      /* log(sum(exp(x - m))) + m, m = max: no overflow */
-        m = reduce(im, OP_REDUCE_MAX, x, n, axes, 1);
+        m = imp_reduce(im, OP_REDUCE_MAX, x, n, axes, 1);
         x = imp_emit1(im, OP_EXP, imp_emit2(im, OP_SUB, x, m));
         if (!keep)
-            m = reduce(im, OP_REDUCE_MAX, imp_need(im, 0), n, axes, 0);
+            m = imp_reduce(im, OP_REDUCE_MAX, imp_need(im, 0), n, axes, 0);
     }
-    ValueId y = reduce(im, im->row->op, x, n, axes, keep);
+    ValueId y = imp_reduce(im, im->row->op, x, n, axes, keep);
     if (strcmp(t, "L2") == 0)
         y = imp_emit1(im, OP_SQRT, y);
     else if (strcmp(t, "LogSum") == 0 || strcmp(t, "LogSumExp") == 0)
@@ -1259,6 +1246,7 @@ static const OnnxOpRow op_table[] = {
     { "Ceil",               6, ONNX_OPSET_MAX, map_unary,        OP_CEIL,         0, T_F,   "ceil" },
     { "Celu",              12, ONNX_OPSET_MAX, onnx_map_celu,         0,               0, T_F,   "where(x > 0, x, alpha (exp(x / alpha) - 1))" },
     { "Clip",               6, ONNX_OPSET_MAX, onnx_map_clip,         OP_CLIP,         6, T_N,   "clip (f32); where/less/greater (integers); min/max constant" },
+    { "Compress",           9, ONNX_OPSET_MAX, onnx_map_compress, OP_GATHER,      2, T_ALL, "gather of the true positions (flattened without axis); condition constant" },
     { "Concat",             4, ONNX_OPSET_MAX, map_concat,       OP_CONCAT,       0, T_ALL, "concat" },
     { "Constant",           7, ONNX_OPSET_MAX, map_constant,     OP_CONST,        0, T_ALL, "const; value, value_float(s), value_int(s)" },
     { "ConstantOfShape",    9, ONNX_OPSET_MAX, map_constant_of_shape, OP_CONST,   1, T_ALL, "const; shape constant" },
@@ -1271,6 +1259,8 @@ static const OnnxOpRow op_table[] = {
     { "DequantizeLinear",  10, ONNX_OPSET_MAX, onnx_map_dequantize, OP_DEQUANTIZE, 6, T_Q,  "dequantize, or (cast(x) - zero) * scale for non-constant x" },
     { "Div",                7, ONNX_OPSET_MAX, map_binary,       OP_DIV,          0, T_N,   "div" },
     { "Dropout",            7, ONNX_OPSET_MAX, map_dropout,      0,               6, T_F,   "identity (inference, ratio 0; mask = all true); training: mul by a constant mask / (1 - ratio) drawn AT COMPILE TIME from the seed attribute as NumPy's RandomState(seed), so every run of a compiled model drops the same elements; needs seed; ratio, training_mode constant" },
+    { "DynamicQuantizeLinear", 11, ONNX_OPSET_MAX, onnx_map_dynamic_quantize, OP_QUANTIZE, 0, T_F, "as its function body: range [min(x, 0), max(x, 0)] onto u8, then cast(clip(round(x / scale) + zero))" },
+    { "Einsum",            12, ONNX_OPSET_MAX, onnx_map_einsum,  OP_MATMUL,       0, T_F,   "diagonals by gather, reduce_sum of labels used once, batched matmul per operand pair (left to right), transpose, reshape; size-1 broadcasting except of summed labels; ellipsis (node tests are f64: e2e-tested)" },
     { "Elu",                6, ONNX_OPSET_MAX, onnx_map_elu,          0,               0, T_F,   "where(x < 0, alpha (exp(x) - 1), x)" },
     { "Equal",              7, ONNX_OPSET_MAX, map_binary,       OP_EQUAL,        0, T_ALL, "equal" },
     { "Erf",                9, ONNX_OPSET_MAX, map_unary,        OP_ERF,          0, T_F,   "erf" },
@@ -1281,6 +1271,7 @@ static const OnnxOpRow op_table[] = {
     { "Floor",              6, ONNX_OPSET_MAX, map_unary,        OP_FLOOR,        0, T_F,   "floor" },
     { "Gather",             7, ONNX_OPSET_MAX, map_gather,       OP_GATHER,       0, T_ALL, "gather" },
     { "GatherElements",    11, ONNX_OPSET_MAX, onnx_map_gather_elements, OP_GATHER, 0, T_ALL, "gather from the flattened data at index * stride + constant offsets" },
+    { "GatherND",          11, ONNX_OPSET_MAX, onnx_map_gather_nd, OP_GATHER,     0, T_ALL, "gather along the flattened leading (batch_dims + K) dims at flat rows computed from the index tuples (where for negative indices); out-of-range indices: import error when constant, run-time gather error otherwise" },
     { "Gemm",               7, ONNX_OPSET_MAX, map_gemm,         OP_MATMUL,       0, T_F,   "matmul + mul/add for alpha, beta, C" },
     { "GlobalAveragePool",  1, ONNX_OPSET_MAX, map_global_pool,  OP_REDUCE_MEAN,  0, T_F,   "global_avgpool (4-D), else reduce_mean" },
     { "GlobalMaxPool",      1, ONNX_OPSET_MAX, map_global_pool,  OP_REDUCE_MAX,   0, T_F,   "reduce_max over the spatial dims" },
@@ -1299,11 +1290,13 @@ static const OnnxOpRow op_table[] = {
     { "LessOrEqual",       12, ONNX_OPSET_MAX, map_cmp_or_equal, OP_GREATER,      0, T_N,   "equal(greater(a, b), false)" },
     { "Log",                6, ONNX_OPSET_MAX, map_unary,        OP_LOG,          0, T_F,   "log" },
     { "LogSoftmax",         1, ONNX_OPSET_MAX, map_softmax,      OP_LOG_SOFTMAX,  0, T_F,   "log_softmax (2-D coercion before opset 13)" },
+    { "LRN",                1, ONNX_OPSET_MAX, onnx_map_lrn,     OP_REDUCE_SUM,   0, T_F,   "x / pow(bias + alpha / size * reduce_sum over a zero-padded channel window of x x, beta); [N, C, ...] of rank 3..7" },
     { "MatMul",             1, ONNX_OPSET_MAX, map_matmul,       OP_MATMUL,       0, T_F,   "matmul" },
     { "MatMulInteger",     10, ONNX_OPSET_MAX, onnx_map_matmul_integer, OP_MATMUL, 0, T_Q,  "cast, sub, matmul, cast to i32; inner dim <= 258 (exact in f32)" },
     { "Max",                8, ONNX_OPSET_MAX, onnx_map_variadic,     0,               0, T_N,   "where(less(a, b) or isnan(b), b, a), pairwise" },
     { "MaxPool",            8, ONNX_OPSET_MAX, onnx_map_pool,    OP_MAXPOOL,      0, T_F | T_Q, "f32 without dilations: maxpool (1-D as height 1; 3-D as maxpool over (H, W), then over D); dilations or i8/u8: per axis pad with the lowest value, gather the windows with constant indices, reduce_max; Indices (storage_order 0 or 1): gather all window taps, argmax of the first maximum outside the padding, constant table to the flat input index; ceil_mode as extra end padding" },
     { "Mean",               8, ONNX_OPSET_MAX, onnx_map_variadic,     0,               0, T_F,   "add pairwise, div" },
+    { "MeanVarianceNormalization", 9, ONNX_OPSET_MAX, onnx_map_mvn, OP_REDUCE_MEAN, 0, T_F, "(x - reduce_mean(x)) / (sqrt(reduce_mean(d d)) + 1e-9) over axes (default [0, 2, 3])" },
     { "Min",                8, ONNX_OPSET_MAX, onnx_map_variadic,     0,               0, T_N,   "where(greater(a, b) or isnan(b), b, a), pairwise" },
     { "Mod",               10, ONNX_OPSET_MAX, onnx_map_mod,     OP_MOD,          0, T_N,   "mod (sign of the divisor), or fmod (sign of the dividend) when fmod = 1, which f32 requires; an integer zero divisor gives 0" },
     { "Mul",                7, ONNX_OPSET_MAX, map_binary,       OP_MUL,          0, T_N,   "mul" },
@@ -1320,18 +1313,20 @@ static const OnnxOpRow op_table[] = {
     { "QuantizeLinear",    10, ONNX_OPSET_MAX, onnx_map_quantize, OP_QUANTIZE,    0, T_F,   "quantize (scale, zero point constant, 8-bit); else cast(clip(round(x / scale) + zero)), per tensor or per axis" },
     { "Range",             11, ONNX_OPSET_MAX, onnx_map_range,   OP_CONST,        7, T_N,   "const; start, limit, delta constant" },
     { "Reciprocal",         6, ONNX_OPSET_MAX, onnx_map_reciprocal,   OP_DIV,          0, T_F,   "div(1, x)" },
-    { "ReduceL1",           7, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_SUM,   0, T_F,   "reduce_sum(abs(x))" },
-    { "ReduceL2",           7, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_SUM,   0, T_F,   "sqrt(reduce_sum(x x))" },
-    { "ReduceLogSum",       7, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_SUM,   0, T_F,   "log(reduce_sum(x))" },
-    { "ReduceLogSumExp",    7, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_SUM,   0, T_F,   "log(reduce_sum(exp(x - max))) + max" },
-    { "ReduceMax",          7, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_MAX,   0, T_N,   "reduce_max" },
-    { "ReduceMean",         7, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_MEAN,  0, T_F,   "reduce_mean" },
-    { "ReduceMin",          7, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_MIN,   0, T_N,   "reduce_min" },
-    { "ReduceSum",          7, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_SUM,   2, T_N,   "reduce_sum; axes constant" },
-    { "ReduceSumSquare",    7, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_SUM,   0, T_N,   "reduce_sum(x x)" },
+    { "ReduceL1",           1, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_SUM,   0, T_F,   "reduce_sum(abs(x))" },
+    { "ReduceL2",           1, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_SUM,   0, T_F,   "sqrt(reduce_sum(x x))" },
+    { "ReduceLogSum",       1, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_SUM,   0, T_F,   "log(reduce_sum(x))" },
+    { "ReduceLogSumExp",    1, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_SUM,   0, T_F,   "log(reduce_sum(exp(x - max))) + max" },
+    { "ReduceMax",          1, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_MAX,   0, T_N,   "reduce_max" },
+    { "ReduceMean",         1, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_MEAN,  0, T_F,   "reduce_mean" },
+    { "ReduceMin",          1, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_MIN,   0, T_N,   "reduce_min" },
+    { "ReduceProd",         1, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_PROD,  0, T_N,   "reduce_prod" },
+    { "ReduceSum",          1, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_SUM,   2, T_N,   "reduce_sum; axes constant" },
+    { "ReduceSumSquare",    1, ONNX_OPSET_MAX, map_reduce,       OP_REDUCE_SUM,   0, T_N,   "reduce_sum(x x)" },
     { "Relu",               6, ONNX_OPSET_MAX, map_unary,        OP_RELU,         0, T_F,   "relu" },
     { "Reshape",            7, ONNX_OPSET_MAX, map_reshape,      OP_RESHAPE,      2, T_ALL, "reshape; shape constant, allowzero 0 or 1" },
     { "Resize",            11, ONNX_OPSET_MAX, onnx_map_resize,  OP_GATHER,    0xe, T_ALL, "per axis: gathers with constant indices times constant weights; nearest, linear, cubic; scales/sizes constant; tf_crop_and_resize: roi constant, extrapolation_value by where with constant per-axis masks, with sizes (scales only for a roi of width 1)" },
+    { "ReverseSequence",   10, ONNX_OPSET_MAX, onnx_map_reverse_sequence, OP_GATHER, 2, T_ALL, "gather over the flattened (batch, time) dims with a constant index table; sequence_lens constant" },
     { "Round",             11, ONNX_OPSET_MAX, map_unary,        OP_ROUND,        0, T_F,   "round (half to even)" },
     { "Selu",               6, ONNX_OPSET_MAX, onnx_map_elu,          0,               0, T_F,   "gamma where(x < 0, alpha (exp(x) - 1), x)" },
     { "Shape",              1, ONNX_OPSET_MAX, map_shape,        OP_CONST,        0, T_ALL, "const (static shapes)" },

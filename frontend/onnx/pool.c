@@ -382,16 +382,6 @@ index_tables(Imp *im, const TensorType *t, const OnnxWindow *w, const int64_t *e
     return 0;
 }
 
-static ValueId
-reduce1(Imp *im, Op op, ValueId x, int axis, int keep)
-{
-    Attr a;
-    ir_attr_default(op, &a);
-    a.reduce.naxes = 1;
-    a.reduce.axes[0] = axis;
-    a.reduce.keepdims = keep;
-    return imp_emit(im, op, &a, 1, &x);
-}
 
 /* MaxPool with the Indices result: both outputs bound here. */
 static int
@@ -420,11 +410,12 @@ pool_max_indices(Imp *im, ValueId x, const OnnxWindow *w, const int64_t *extra)
     x = pad_spatial(im, x, w->nsp, w->pb, pe, lowest(t.dtype));
     ValueId gin[2] = { imp_reshape(im, x, 3, flat), table_const(im, DT_I64, 2, tab, it.gidx) };
     ValueId cand = imp_emit(im, OP_GATHER, &ga, 2, gin);             /* [n, c, nout, kk] */
-    ValueId ymax = reduce1(im, OP_REDUCE_MAX, cand, 3, 1);          /* [n, c, nout, 1] */
+    static const int64_t last = 3;                                   /* the kk axis */
+    ValueId ymax = imp_reduce(im, OP_REDUCE_MAX, cand, 1, &last, 1);  /* [n, c, nout, 1] */
     ValueId score = imp_where(im, imp_emit2(im, OP_EQUAL, cand, ymax),
                               table_const(im, DT_I32, 2, tab, it.valid),
                               imp_scalar(im, DT_I32, 0));
-    ValueId pick = imp_emit2(im, OP_ADD, reduce1(im, OP_ARGMAX, score, 3, 0),
+    ValueId pick = imp_emit2(im, OP_ADD, imp_reduce(im, OP_ARGMAX, score, 1, &last, 0),
                              table_const(im, DT_I64, 1, &it.nout, ramp));
     ga.axis.axis = 0;
     ValueId sin[2] = { table_const(im, DT_I64, 1, &nk, it.src), pick };

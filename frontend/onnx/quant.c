@@ -163,17 +163,11 @@ along_axis(Imp *im, ValueId v, const TensorType *x, int64_t axis, unsigned types
     return imp_reshape(im, v, x->rank, dims);
 }
 
-/* QuantizeLinear with a scale or zero point computed at run time (DynamicQuantizeLinear's
- * expansion, or graph inputs): cast(clip(round(x / scale) + zero, lo, hi)), the
- * arithmetic the spec states, in f32, rounding half to even. */
+/* cast(clip(round(x / s) + z, lo, hi)) to u8 (or z's type): the spec's QuantizeLinear
+ * arithmetic in f32, rounding half to even; s and z broadcast against x, z may be 0. */
 static ValueId
-quant_dynamic(Imp *im, ValueId x)
+quant_values(Imp *im, ValueId x, ValueId s, ValueId z)
 {
-    const TensorType *xt = imp_type(im, x);
-    int64_t axis = imp_attr_i(im, "axis", 1);
-    ValueId s = along_axis(im, imp_need(im, 1), xt, axis, 1u << DT_F32), z = imp_in(im, 2);
-    if (!s || (z && !(z = along_axis(im, z, xt, axis, 1u << DT_I8 | 1u << DT_U8))))
-        return 0;
     DType to = z ? imp_type(im, z)->dtype : DT_U8;
     Attr c, k;
     ir_attr_default(OP_CAST, &c);
@@ -187,6 +181,61 @@ quant_dynamic(Imp *im, ValueId x)
     y = imp_emit(im, OP_CLIP, &k, 1, &y);
     c.cast.to = to;
     return imp_emit(im, OP_CAST, &c, 1, &y);
+}
+
+/* QuantizeLinear with a scale or zero point computed at run time (DynamicQuantizeLinear's
+ * expansion, or graph inputs), per tensor or per axis. */
+static ValueId
+quant_dynamic(Imp *im, ValueId x)
+{
+    const TensorType *xt = imp_type(im, x);
+    int64_t axis = imp_attr_i(im, "axis", 1);
+    ValueId s = along_axis(im, imp_need(im, 1), xt, axis, 1u << DT_F32), z = imp_in(im, 2);
+    if (!s || (z && !(z = along_axis(im, z, xt, axis, 1u << DT_I8 | 1u << DT_U8))))
+        return 0;
+    return quant_values(im, x, s, z);
+}
+
+static ValueId
+clip_to(Imp *im, ValueId x, float lo, float hi)
+{
+    Attr k;
+    ir_attr_default(OP_CLIP, &k);
+    k.scalar.a = lo;
+    k.scalar.b = hi;
+    return imp_emit(im, OP_CLIP, &k, 1, &x);
+}
+
+/* DynamicQuantizeLinear, as the ONNX function body defines it: the range [min(x) ∧ 0,
+ * max(x) ∨ 0] mapped onto u8; scale = range / 255, zero point = round(clip(-min / scale,
+ * 0, 255)); y = QuantizeLinear(x, scale, zero point).  An all-zero x (an empty range)
+ * gets scale 1, as ONNX Runtime gives (the ONNX reference gives 1 / 255), not 0 / 0. */
+int
+onnx_map_dynamic_quantize(Imp *im)
+{
+    ValueId x = imp_need(im, 0);
+    if (!x)
+        return -1;
+    int r = imp_type(im, x)->rank;
+    int64_t all[KILN_MAX_RANK];
+    for (int i = 0; i < r; i++)
+        all[i] = i;
+    ValueId lo = clip_to(im, imp_reduce(im, OP_REDUCE_MIN, x, r, all, 0), -INFINITY, 0);
+    ValueId hi = clip_to(im, imp_reduce(im, OP_REDUCE_MAX, x, r, all, 0), 0, INFINITY);
+    ValueId s = imp_where(im, imp_emit2(im, OP_EQUAL, hi, lo), imp_scalar(im, DT_F32, 1),
+                          imp_emit2(im, OP_DIV, imp_emit2(im, OP_SUB, hi, lo),
+                                    imp_scalar(im, DT_F32, 255)));
+    ValueId zf = imp_emit1(im, OP_ROUND, clip_to(im, imp_emit1(im, OP_NEG,
+                                                               imp_emit2(im, OP_DIV, lo, s)),
+                                                0, 255));
+    Attr c;
+    ir_attr_default(OP_CAST, &c);
+    c.cast.to = DT_U8;
+    ValueId z = imp_emit(im, OP_CAST, &c, 1, &zf);
+    ValueId y = z ? quant_values(im, x, s, z) : 0;
+    if (!y || imp_set_out(im, 0, y) < 0 || imp_set_out(im, 1, s) < 0)
+        return -1;
+    return imp_set_out(im, 2, z);
 }
 
 int

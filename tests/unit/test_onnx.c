@@ -450,6 +450,34 @@ test_quantize_runtime_scale(void)
     pool_free();
 }
 
+/* DynamicQuantizeLinear: x = [-1.5, 0.2, 3.1, 7, -0.01, 2.5] spans [-1.5, 7], so scale =
+ * 8.5 / 255 = 1/30 and zero point = round(1.5 * 30) = 45; y = clip(round(30 x) + 45) =
+ * [0, 51, 138, 255, 45, 120] (ONNX Runtime gives the same).  An all-zero x has an empty
+ * range: scale 1 (ONNX Runtime's value), zero point 0, y 0. */
+static void
+test_dynamic_quantize(void)
+{
+    static const int64_t d[2] = { 2, 3 };
+    static const char *const in[1] = { "x" }, *const out[2] = { "y", "s" };
+    static const float x[6] = { -1.5f, 0.2f, 3.1f, 7, -0.01f, 2.5f }, zero[6] = { 0 };
+    static const uint8_t want_y[6] = { 0, 51, 138, 255, 45, 120 }, want_y0[6] = { 0 };
+    const float one = 1, third = 8.5f / 255;
+    for (int k = 0; k < 4; k++) {
+        Model m = model(13, "DynamicQuantizeLinear", 1, in, 2, out);
+        add_io(&m, 0, "x", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, d);
+        add_io(&m, 1, "y", ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, 2, d);
+        add_io(&m, 1, "s", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 0, NULL);
+        if (k == 0)
+            expect_run(&m, x, 0, want_y, sizeof want_y);
+        else if (k == 1)
+            expect_run(&m, x, 1, &third, sizeof third);
+        else if (k == 2)
+            expect_run(&m, zero, 0, want_y0, sizeof want_y0);
+        else
+            expect_run(&m, zero, 1, &one, sizeof one);
+    }
+}
+
 /* Shape errors found while building name the ONNX node; a constant-only operand fed by a
  * graph input is reported, and accepted once bound. */
 static int
@@ -750,6 +778,7 @@ static CU_TestInfo bad_tests[] = {
     { "unsupported op, domain, opset", test_unsupported_op },
     { "unsupported variant vs unclaimed type", test_unsupported_variant },
     { "QuantizeLinear with a run-time scale", test_quantize_runtime_scale },
+    { "DynamicQuantizeLinear", test_dynamic_quantize },
     { "errors name the node; constant operands", test_node_errors },
     { "deeply nested subgraphs", test_deep_nesting },
     { "external data", test_external_data },
