@@ -19,13 +19,11 @@ LRN sizes, and its MVN kernel, having no epsilon, gives NaN on the constant slic
 the ONNX function body (and the onnx package's reference evaluator) gives 0.  The even
 sizes were checked against the onnx package's reference LRN at N = C (its channel loop
 runs over N, so it is only right there)."""
-import os
-import sys
 
 import numpy as np
-from onnx import TensorProto, helper
 
-OPSET = 13
+import onnx_models
+from onnx_models import main
 
 
 # ------------------------------------------------------------------ references
@@ -56,13 +54,7 @@ def mvn_ref(x, axes):
 
 def model(name, op, x, attrs, y):
     """One-node model y = op(x); returns (model, inputs, outputs)."""
-    def vi(nm, a):
-        return helper.make_tensor_value_info(nm, TensorProto.FLOAT, list(a.shape))
-    node = helper.make_node(op, ["x"], ["y"], **attrs)
-    g = helper.make_graph([node], name, [vi("x", x)], [vi("y", y)])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
-    m.ir_version = 8
-    return m, [("x", x)], [("y", y)]
+    return onnx_models.model(name, op, [("x", x)], attrs, [("y", y)])
 
 
 def cases():
@@ -126,46 +118,5 @@ def bad_cases():
            "MeanVarianceNormalization: axis 3 out of range for rank 3")
 
 
-def compare(got_dir, ref_dir):
-    bad = 0
-    for f in sorted(os.listdir(ref_dir)):
-        ref = np.load(os.path.join(ref_dir, f))
-        path = os.path.join(got_dir, f)
-        got = np.load(path) if os.path.exists(path) else None
-        if got is None or got.shape != ref.shape or got.dtype != ref.dtype:
-            print("  %s: got %s, expected %s %s" % (f[:-4], "nothing" if got is None else
-                  "%s %s" % (got.dtype, got.shape), ref.dtype, ref.shape))
-            bad += 1
-            continue
-        err = np.abs(got.astype(np.float64) - ref)
-        ok = bool(np.all(err <= 1e-5 + 1e-4 * np.abs(ref)))
-        print("  %s: max abs error %.3g (%s)" % (f[:-4], err.max() if err.size else 0.0,
-                                                 "ok" if ok else "MISMATCH"))
-        bad += not ok
-    return bad
-
-
-def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "--compare":
-        sys.exit(1 if compare(sys.argv[2], sys.argv[3]) else 0)
-    if len(sys.argv) != 2:
-        sys.exit("usage: onnx_norm.py OUTDIR | --compare GOTDIR REFDIR")
-    out = sys.argv[1]
-    for m, inputs, outputs in cases():
-        name = m.graph.name
-        with open(os.path.join(out, name + ".onnx"), "wb") as f:
-            f.write(m.SerializeToString())
-        for sub, arrays in (("in", inputs), ("ref", outputs)):
-            os.makedirs(os.path.join(out, name, sub), exist_ok=True)
-            for nm, arr in arrays:
-                np.save(os.path.join(out, name, sub, nm + ".npy"), arr)
-        print(name)
-    with open(os.path.join(out, "bad.txt"), "w") as f:
-        for m, msg in bad_cases():
-            with open(os.path.join(out, m.graph.name + ".onnx"), "wb") as g:
-                g.write(m.SerializeToString())
-            f.write("%s %s %s\n" % (m.graph.name, m.graph.node[0].op_type, msg))
-
-
 if __name__ == "__main__":
-    main()
+    main("onnx_norm.py", cases, bad_cases)

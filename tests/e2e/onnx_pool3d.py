@@ -14,15 +14,10 @@ names; also OUTDIR/bad_*.onnx, models kiln must reject, with "<name> <op> <error
 lines in OUTDIR/bad.txt.  --compare checks GOTDIR/<output>.npy against every REFDIR/<output>.npy: same shape
 and dtype, integers equal, floats within 1e-5 + 1e-4 |ref| with infinities equal."""
 import itertools
-import os
-import sys
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
 
-OPSET = 13
-ONNX_TYPE = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.int64): TensorProto.INT64,
-             np.dtype(np.int8): TensorProto.INT8, np.dtype(np.uint8): TensorProto.UINT8}
+from onnx_models import main, model
 
 
 # ------------------------------------------------------------------ references
@@ -117,21 +112,6 @@ def pool_ref(x, kind, ks, strides, dils, pb, pe, ceil=False, count_pad=0, order=
 
 
 # ------------------------------------------------------------------ models
-
-def model(name, op, inputs, attrs, outputs, inits=()):
-    """One-node model; inputs: [(name, array)] fed at run time; inits: [(name, array)]
-    initializers; outputs: [(name, array)] expected.  Returns (model, inputs, outputs)."""
-    def vi(nm, a):
-        return helper.make_tensor_value_info(nm, ONNX_TYPE[a.dtype], list(a.shape))
-    node = helper.make_node(op, [n for n, _ in inputs] + [n for n, _ in inits],
-                            [n for n, _ in outputs], **attrs)
-    g = helper.make_graph([node], name, [vi(n, a) for n, a in inputs],
-                          [vi(n, a) for n, a in outputs],
-                          [numpy_helper.from_array(a, n) for n, a in inits])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
-    m.ir_version = 8
-    return m, inputs, outputs
-
 
 def cases():
     rng = np.random.default_rng(7)
@@ -263,52 +243,5 @@ def bad_cases():
            "Conv: weight f32[4,3,1,1,1] does not fit input f32[1,4,2,2,2] (group 1)")
 
 
-def compare(got_dir, ref_dir):
-    bad = 0
-    for f in sorted(os.listdir(ref_dir)):
-        ref = np.load(os.path.join(ref_dir, f))
-        path = os.path.join(got_dir, f)
-        got = np.load(path) if os.path.exists(path) else None
-        if got is None or got.shape != ref.shape or got.dtype != ref.dtype:
-            print("  %s: got %s, expected %s %s" % (f[:-4], "nothing" if got is None else
-                  "%s %s" % (got.dtype, got.shape), ref.dtype, ref.shape))
-            bad += 1
-            continue
-        if ref.dtype.kind == "f":
-            fin = np.isfinite(ref)
-            err = np.abs(got[fin].astype(np.float64) - ref[fin])
-            ok = bool(np.all(err <= 1e-5 + 1e-4 * np.abs(ref[fin])) and
-                      np.array_equal(got[~fin], ref[~fin]))
-            what = "max abs error %.3g" % (err.max() if err.size else 0.0)
-        else:
-            ok = bool(np.array_equal(got, ref))
-            what = "equal" if ok else "differs"
-        print("  %s: %s (%s)" % (f[:-4], what, "ok" if ok else "MISMATCH"))
-        bad += not ok
-    return bad
-
-
-def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "--compare":
-        sys.exit(1 if compare(sys.argv[2], sys.argv[3]) else 0)
-    if len(sys.argv) != 2:
-        sys.exit("usage: onnx_pool3d.py OUTDIR | --compare GOTDIR REFDIR")
-    out = sys.argv[1]
-    for m, inputs, outputs in cases():
-        name = m.graph.name
-        with open(os.path.join(out, name + ".onnx"), "wb") as f:
-            f.write(m.SerializeToString())
-        for sub, arrays in (("in", inputs), ("ref", outputs)):
-            os.makedirs(os.path.join(out, name, sub), exist_ok=True)
-            for nm, arr in arrays:
-                np.save(os.path.join(out, name, sub, nm + ".npy"), arr)
-        print(name)
-    with open(os.path.join(out, "bad.txt"), "w") as f:
-        for m, msg in bad_cases():
-            with open(os.path.join(out, m.graph.name + ".onnx"), "wb") as g:
-                g.write(m.SerializeToString())
-            f.write("%s %s %s\n" % (m.graph.name, m.graph.node[0].op_type, msg))
-
-
 if __name__ == "__main__":
-    main()
+    main("onnx_pool3d.py", cases, bad_cases)
