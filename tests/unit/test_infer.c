@@ -4,24 +4,9 @@
 #include "cu_run.h"
 #include <string.h>
 #include "ir.h"
+#include "ir_fixture.h"
 
-static Graph *g;
-static Diag d;
 static const SrcLoc at = { "model.kiln", 7, 3 };
-
-static void
-setup(void)
-{
-    g = ir_graph_new("t");
-    diag_init(&d);
-}
-
-static void
-teardown(void)
-{
-    ir_graph_free(g);
-    diag_free(&d);
-}
 
 /* A graph input of the given type. */
 static ValueId

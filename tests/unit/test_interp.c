@@ -8,24 +8,9 @@
 #include <string.h>
 #include <time.h>
 #include "ir.h"
+#include "ir_fixture.h"
 
-static Graph *g;
-static Diag d;
 static const SrcLoc at = { "model.kiln", 4, 9 };
-
-static void
-setup(void)
-{
-    g = ir_graph_new("t");
-    diag_init(&d);
-}
-
-static void
-teardown(void)
-{
-    ir_graph_free(g);
-    diag_free(&d);
-}
 
 #define SHAPE(...) (int)(sizeof((int64_t[]){ __VA_ARGS__ }) / sizeof(int64_t)), \
                    (int64_t[]){ __VA_ARGS__ }

@@ -6,26 +6,10 @@
 #include <math.h>
 #include <string.h>
 #include "ir.h"
+#include "ir_fixture.h"
 
-static Graph *g;
-static Diag d;
 static const SrcLoc at = { "model.kiln", 3, 7 };
 
-static void
-setup(void)
-{
-    g = ir_graph_new("t");
-    diag_init(&d);
-}
-
-static void
-teardown(void)
-{
-    ir_graph_free(g);
-    diag_free(&d);
-}
-
-#define N(a) (int)(sizeof(a) / sizeof *(a))
 #define LN2 0.69314718055994530942
 #define PI 3.14159265358979323846
 
@@ -36,13 +20,7 @@ eval(Op o, int n, const float *x, IrTensor *t)
     TensorType ty = ir_type_make(DT_F32, 1, (int64_t[]){ n });
     NodeId c = ir_const_new(g, &ty, ir_storage_mem(g, x, (size_t)n * sizeof *x), at);
     ValueId in = ir_node_out(g, c, 0);
-    NodeId nd = ir_node_new(g, o, 1, &in, 1, at);
-    CU_ASSERT_EQUAL_FATAL(ir_infer_node(g, nd, &d), 0);
-    int exit_taken = -1;
-    g->noutput = 0;
-    ir_graph_add_output(g, "out", ir_node_out(g, nd, 0));
-    CU_ASSERT_EQUAL_FATAL(ir_interp_run(g, NULL, t, &exit_taken, &d), 0);
-    CU_ASSERT_EQUAL(d.nerror, 0);
+    run_sole_output(ir_node_new(g, o, 1, &in, 1, at), t);
     CU_ASSERT_EQUAL(t->type.dtype, DT_F32);
     CU_ASSERT_EQUAL(t->type.rank, 1);
     CU_ASSERT_EQUAL(t->type.dims[0], n);

@@ -7,26 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ir.h"
+#include "ir_fixture.h"
 
-static Graph *g;
-static Diag d;
 static const SrcLoc at = { "model.kiln", 2, 5 };
 
-static void
-setup(void)
-{
-    g = ir_graph_new("t");
-    diag_init(&d);
-}
-
-static void
-teardown(void)
-{
-    ir_graph_free(g);
-    diag_free(&d);
-}
-
-#define N(a) (int)(sizeof(a) / sizeof *(a))
 
 /* A constant of dtype dt and shape dims[0..rank) from int64 (or, for f32, float) values. */
 static ValueId
@@ -69,13 +53,7 @@ static void
 eval(Op o, ValueId x, ValueId y, IrTensor *t)
 {
     ValueId in[2] = { x, y };
-    NodeId n = ir_node_new(g, o, 2, in, 1, at);
-    CU_ASSERT_EQUAL_FATAL(ir_infer_node(g, n, &d), 0);
-    int exit_taken = -1;
-    g->noutput = 0;
-    ir_graph_add_output(g, "out", ir_node_out(g, n, 0));
-    CU_ASSERT_EQUAL_FATAL(ir_interp_run(g, NULL, t, &exit_taken, &d), 0);
-    CU_ASSERT_EQUAL(d.nerror, 0);
+    run_sole_output(ir_node_new(g, o, 2, in, 1, at), t);
 }
 
 /* Element i of an integer tensor, exactly. */
